@@ -1,0 +1,149 @@
+"""The one typed configuration object of the system (env prefix ``OCS_``, ``.env`` supported)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///.ocs/ocs.db"
+# Passwords that appear in examples and compose files; never acceptable in production.
+_WEAK_PASSWORDS = {"", "postgres", "password", "changeme", "secret", "ocs", "admin"}
+
+
+class Mode(StrEnum):
+    local = "local"
+    production = "production"
+
+
+class Scope(StrEnum):
+    predict = "predict"
+    emails = "emails"
+    admin = "admin"
+
+
+class ApiKey(BaseModel):
+    """An API key as stored: only its SHA-256 digest, never the key itself."""
+
+    name: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of the key")
+    scopes: list[Scope]
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration cannot start the service; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="OCS_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    mode: Mode = Field(Mode.local, description="local (embedded defaults) or production")
+    state_dir: Path = Field(Path(".ocs"), description="local state: registry, key file, demo data")
+    data_dir: Path = Field(Path("../shared/data"), description="where training data sets live")
+    registry_dir: Path | None = Field(
+        None, description="BentoML model store; default <state_dir>/registry"
+    )
+    model_tag: str = Field("cancel-predictor:latest", description="model the Predictor serves")
+    redis_url: str = Field("", description="empty: in-process cache")
+    database_url: str = Field(DEFAULT_DATABASE_URL)
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+    risk_medium_threshold: float = Field(0.35, gt=0, lt=1)
+    risk_high_threshold: float = Field(0.6, gt=0, lt=1)
+
+    max_orders_per_request: int = Field(1000, ge=1)
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+
+    api_keys: list[ApiKey] = Field(default_factory=list, description="JSON list of hashed keys")
+    api_keys_file: Path | None = Field(
+        None, description="extra hashed keys (local mode); default <state_dir>/api_keys.json"
+    )
+
+    predictor_max_batch_size: int = Field(64, ge=1)
+    predictor_batch_wait_s: float = Field(0.002, ge=0)
+
+    @field_validator("model_tag")
+    @classmethod
+    def _tag_has_name(cls, v: str) -> str:
+        if not v or v.startswith(":"):
+            raise ValueError("model tag must look like NAME[:VERSION]")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.risk_medium_threshold >= self.risk_high_threshold:
+            raise ValueError(
+                "OCS_RISK_MEDIUM_THRESHOLD must be below OCS_RISK_HIGH_THRESHOLD "
+                f"({self.risk_medium_threshold} >= {self.risk_high_threshold})"
+            )
+        if self.mode is Mode.production:
+            self._refuse_default_secrets()
+        return self
+
+    def _refuse_default_secrets(self) -> None:
+        problems = []
+        if not self.api_keys:
+            problems.append("OCS_API_KEYS is empty: set at least one hashed key (ocs keys create)")
+        if self.database_url == DEFAULT_DATABASE_URL or self.database_url.startswith("sqlite"):
+            problems.append("OCS_DATABASE_URL is the embedded SQLite default: set PostgreSQL")
+        elif _password(self.database_url) in _WEAK_PASSWORDS:
+            problems.append("OCS_DATABASE_URL has a default or empty password")
+        if not self.redis_url:
+            problems.append("OCS_REDIS_URL is empty: production needs a shared Redis")
+        if problems:
+            raise ConfigError("production mode refuses to start: " + "; ".join(problems))
+
+    @property
+    def registry_path(self) -> Path:
+        return self.registry_dir or self.state_dir / "registry"
+
+    @property
+    def api_keys_path(self) -> Path:
+        return self.api_keys_file or self.state_dir / "api_keys.json"
+
+    def risk_band(self, probability: float) -> str:
+        if probability >= self.risk_high_threshold:
+            return "high"
+        if probability >= self.risk_medium_threshold:
+            return "medium"
+        return "low"
+
+    def for_replicas(self) -> dict[str, Any]:
+        """Plain values to rebuild these settings inside a Ray Serve replica."""
+        return self.model_dump(mode="json")
+
+
+def _password(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).password or ""
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once per process, at start-up."""
+    return load_settings()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment plus overrides; errors name the variable to fix."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc)) from exc
+
+
+def _explain(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err.get("loc", ()))
+        var = f"OCS_{field.upper()}" if field else "settings"
+        parts.append(f"{var}: {err.get('msg')}")
+    return "invalid configuration: " + "; ".join(parts)

@@ -1,0 +1,122 @@
+"""Model registry on the BentoML model store: ``cancel-predictor:<version>`` with metadata."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+# BentoML reports usage over the network by default; this system never phones home.
+os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
+
+import bentoml  # noqa: E402
+from bentoml._internal.models.model import ModelStore  # noqa: E402
+from bentoml.exceptions import NotFound  # noqa: E402
+
+from training.artifact import ModelArtifact  # noqa: E402
+
+MODEL_NAME = "cancel-predictor"
+
+
+class RegistryError(LookupError):
+    """A tag that isn't in the registry, or a registry that can't be opened."""
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    tag: str
+    version: str
+    created: datetime
+    path: Path
+    labels: dict[str, str]
+    metadata: dict[str, Any]
+
+    def summary(self) -> dict[str, Any]:
+        test = self.metadata.get("metrics", {}).get("test", {})
+        return {
+            "tag": self.tag,
+            "created": self.created.isoformat(timespec="seconds"),
+            "spec": self.labels.get("spec", ""),
+            "test_roc_auc": test.get("roc_auc"),
+            "test_accuracy": test.get("accuracy"),
+        }
+
+
+def code_version() -> str:
+    """The git commit of the training code, or the package version outside a checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("order-cancellation-system")
+        except PackageNotFoundError:
+            return "unknown"
+
+
+class Registry:
+    def __init__(self, path: Path):
+        self.path = Path(path).resolve()
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._store = ModelStore(str(self.path))
+
+    def save(
+        self,
+        artifact: ModelArtifact,
+        metadata: dict[str, Any],
+        labels: dict[str, str] | None = None,
+    ) -> str:
+        """Store the artifact as a new version; returns its full tag."""
+        meta = {"code_version": code_version(), **metadata}
+        labels = {"spec": artifact.spec.name, "stage": "candidate", **(labels or {})}
+        with bentoml.models.create(
+            MODEL_NAME, labels=labels, metadata=meta, _model_store=self._store
+        ) as model:
+            artifact.save(Path(model.path))
+            tag = str(model.tag)
+        artifact.tag = tag
+        return tag
+
+    def _get(self, tag: str) -> Any:
+        full = tag if ":" in tag else f"{MODEL_NAME}:{tag}"
+        try:
+            return self._store.get(full)
+        except NotFound:
+            raise RegistryError(
+                f"model {full!r} is not in the registry at {self.path}; "
+                "train one with `ocs train` or list them with `ocs models list`"
+            ) from None
+
+    def record(self, tag: str = "latest") -> ModelRecord:
+        model = self._get(tag)
+        return ModelRecord(
+            tag=str(model.tag),
+            version=str(model.tag.version),
+            created=model.creation_time,
+            path=Path(model.path),
+            labels=dict(model.info.labels),
+            metadata=dict(model.info.metadata),
+        )
+
+    def load(self, tag: str = "latest") -> ModelArtifact:
+        model = self._get(tag)
+        artifact = ModelArtifact.load(Path(model.path))
+        artifact.tag = str(model.tag)
+        return artifact
+
+    def list(self) -> list[ModelRecord]:
+        models = [m for m in self._store.list() if m.tag.name == MODEL_NAME]
+        models.sort(key=lambda m: m.creation_time, reverse=True)
+        return [self.record(str(m.tag)) for m in models]
