@@ -116,8 +116,16 @@ class Settings(BaseSettings):
         return "low"
 
     def for_replicas(self) -> dict[str, Any]:
-        """Plain values to rebuild these settings inside a Ray Serve replica."""
-        return self.model_dump(mode="json")
+        """Plain values to rebuild these settings inside a Ray Serve replica.
+
+        Paths become absolute, since replicas need not share the caller's working directory.
+        """
+        values = self.model_dump(mode="json")
+        values["state_dir"] = str(self.state_dir.resolve())
+        values["data_dir"] = str(self.data_dir.resolve())
+        values["registry_dir"] = str(self.registry_path.resolve())
+        values["api_keys_file"] = str(self.api_keys_path.resolve())
+        return values
 
 
 def _password(url: str) -> str:

@@ -1,0 +1,203 @@
+"""The `ocs` command line."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from serving.config import ConfigError, Mode, Scope, Settings, get_settings
+
+app = typer.Typer(help="Order Cancellation System", no_args_is_help=True, add_completion=False)
+data_app = typer.Typer(help="Data sets", no_args_is_help=True)
+models_app = typer.Typer(help="The model registry", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(models_app, name="models")
+app.add_typer(keys_app, name="keys")
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def settings() -> Settings:
+    try:
+        return get_settings()
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def _registry(s: Settings) -> Any:
+    from training.registry import Registry
+
+    return Registry(s.registry_path)
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN becomes null so `--json` output always parses."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+@data_app.command("synth")
+def data_synth(
+    out: Annotated[Path, typer.Option(help="output .csv or .parquet")],
+    rows: Annotated[int, typer.Option(min=1)] = 50_000,
+    seed: int = 0,
+    drift: Annotated[str | None, typer.Option(help="delivery_shock|price_increase|new_region")] = None,
+) -> None:
+    """Write synthetic dealer orders and print the sample's Bayes-optimal accuracy."""
+    from training import synth
+
+    try:
+        df = synth.generate(rows, seed=seed, drift=drift)
+        synth.write(df, out)
+    except ValueError as exc:
+        fail(str(exc))
+    rate = float((df["outcome"] == "cancelled").mean())
+    typer.echo(f"wrote {len(df)} orders to {out} (cancellation rate {rate:.3f})")
+    typer.echo(f"bayes_optimal_accuracy {synth.bayes_accuracy(df):.4f}")
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option(help=".csv or .parquet with the spec's columns")],
+    spec: Annotated[str, typer.Option(help="shipped spec name or path to a YAML spec")],
+    seed: int = 0,
+    epochs: Annotated[int, typer.Option(min=1)] = 60,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON line")] = False,
+) -> None:
+    """Train a model on a data set and register it."""
+    from training.data import DataError, read_table
+    from training.features import FeatureError
+    from training.pipeline import train_and_register
+    from training.spec import SpecError, load_spec
+    from training.train import TrainParams
+
+    s = settings()
+    try:
+        feature_spec = load_spec(spec)
+        df = read_table(data)
+        tag, result = train_and_register(
+            df, feature_spec, _registry(s), source=str(data), params=TrainParams(seed, epochs)
+        )
+    except (SpecError, DataError, FeatureError) as exc:
+        fail(str(exc))
+    if as_json:
+        line = {"tag": tag, "metrics": result.metrics, "split": result.split_kind}
+        typer.echo(json.dumps(_clean(line)))
+        return
+    typer.echo(f"registered {tag}  ({result.split_kind} split, best epoch {result.best_epoch})")
+    keys = ["roc_auc", "accuracy", "log_loss", "brier", "bayes_accuracy", "accuracy_vs_bayes"]
+    typer.echo(f"{'split':<6}" + "".join(f"{k:>18}" for k in keys))
+    for part, values in result.metrics.items():
+        cells = "".join(f"{values.get(k, float('nan')):>18.4f}" for k in keys)
+        typer.echo(f"{part:<6}{cells}")
+
+
+@models_app.command("list")
+def models_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Registered models, newest first."""
+    rows = [r.summary() for r in _registry(settings()).list()]
+    if as_json:
+        typer.echo(json.dumps(_clean(rows)))
+        return
+    if not rows:
+        typer.echo("no models yet: run `ocs train` (or `make run`, which trains a demo model)")
+        return
+    typer.echo(f"{'tag':<36}{'created':<27}{'spec':<18}{'test auc':>9}{'test acc':>9}")
+    for r in rows:
+        auc, acc = r["test_roc_auc"] or float("nan"), r["test_accuracy"] or float("nan")
+        typer.echo(f"{r['tag']:<36}{r['created']:<27}{r['spec']:<18}{auc:>9.4f}{acc:>9.4f}")
+
+
+@models_app.command("show")
+def models_show(tag: Annotated[str, typer.Argument(help="TAG, VERSION or latest")] = "latest") -> None:
+    """Everything the registry knows about one model, as JSON."""
+    from training.registry import RegistryError
+
+    try:
+        record = _registry(settings()).record(tag)
+    except RegistryError as exc:
+        fail(str(exc))
+    out = {
+        "tag": record.tag,
+        "created": record.created.isoformat(timespec="seconds"),
+        "path": str(record.path),
+        "labels": record.labels,
+        **record.metadata,
+    }
+    typer.echo(json.dumps(_clean(out), indent=2, default=str))
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="who uses the key, e.g. oms")],
+    scopes: Annotated[str, typer.Option(help="comma-separated: predict,emails,admin")] = "predict",
+) -> None:
+    """Create an API key. Local mode stores its hash in the key file; prints the key once."""
+    from serving.auth import add_key, digest, new_key
+
+    try:
+        chosen = [Scope(x.strip()) for x in scopes.split(",") if x.strip()]
+    except ValueError:
+        fail(f"scopes must be among {[s.value for s in Scope]}, got {scopes!r}")
+    s = settings()
+    if s.mode is Mode.local:
+        key = add_key(s.api_keys_path, name, chosen)
+        typer.echo(f"added key {name!r} to {s.api_keys_path}")
+    else:
+        key = new_key()
+        entry = {"name": name, "sha256": digest(key), "scopes": [c.value for c in chosen]}
+        typer.echo(f"add to OCS_API_KEYS (a JSON list): {json.dumps(entry)}")
+    typer.echo(f"key (shown once): {key}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="default: OCS_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="default: OCS_PORT")] = None,
+) -> None:
+    """Serve the API with Ray Serve; trains a demo model first when the registry is empty."""
+    from serving.auth import LOCAL_KEY_FILE, ensure_local_key
+    from serving.server import run_forever
+    from training.pipeline import ensure_demo_model
+    from training.registry import RegistryError
+
+    s = settings()
+    registry = _registry(s)
+    if s.mode is Mode.local:
+        if not registry.list():
+            typer.echo("registry is empty: training the demo model on synthetic orders ...")
+        demo = ensure_demo_model(registry)
+        if demo:
+            typer.echo(f"registered {demo}")
+        key = ensure_local_key(s)
+        if key:
+            typer.echo(f"created a local API key (saved in {s.state_dir / LOCAL_KEY_FILE}): {key}")
+    try:
+        registry.record(s.model_tag)
+    except RegistryError as exc:
+        fail(str(exc))
+    host, port = host or s.host, port or s.port
+    typer.echo(f"serving {s.model_tag} on http://{host}:{port} (docs at /docs); Ctrl-C stops")
+    run_forever(s, host, port)
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)

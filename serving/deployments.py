@@ -1,0 +1,60 @@
+"""Ray Serve deployments: the Gateway (HTTP ingress) and the Predictor (the model)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from serving.api import create_app
+from serving.auth import all_keys
+from serving.backends import HandleBackend
+from serving.config import load_settings
+from serving.scoring import Scorer
+from training.registry import Registry
+
+
+@serve.deployment(name="Predictor", ray_actor_options={"num_cpus": 0})
+class Predictor:
+    """Holds one model version; concurrent requests are scored together by ``@serve.batch``."""
+
+    def __init__(self, settings: dict[str, Any], model_tag: str | None = None):
+        self.settings = load_settings(**settings)
+        tag = model_tag or self.settings.model_tag
+        self.scorer = Scorer(Registry(self.settings.registry_path), tag)
+        self.reconfigure({})
+
+    def reconfigure(self, config: dict[str, Any]) -> None:
+        """Live tunables from the Serve config's ``user_config`` (no replica restart)."""
+        size = int(config.get("max_batch_size", self.settings.predictor_max_batch_size))
+        wait = float(config.get("batch_wait_timeout_s", self.settings.predictor_batch_wait_s))
+        self.predict.set_max_batch_size(size)
+        self.predict.set_batch_wait_timeout_s(wait)
+
+    def describe(self) -> dict[str, Any]:
+        return self.scorer.describe()
+
+    @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.002)
+    async def predict(self, batches: list[list[dict[str, Any]]]) -> list[list[float]]:
+        flat = [record for batch in batches for record in batch]
+        scores = self.scorer.score(flat)
+        out, start = [], 0
+        for batch in batches:
+            out.append(scores[start : start + len(batch)])
+            start += len(batch)
+        return out
+
+
+@serve.deployment(name="Gateway", ray_actor_options={"num_cpus": 0})
+@serve.ingress()
+class Gateway:
+    """HTTP ingress: auth, validation, risk bands and metrics; scoring goes to the Predictor."""
+
+    def __init__(self, predictor: DeploymentHandle, settings: dict[str, Any]):
+        self.settings = load_settings(**settings)
+        self._asgi = create_app(HandleBackend(predictor), self.settings, all_keys(self.settings))
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        return self._asgi

@@ -1,0 +1,120 @@
+"""Turning a predict request into validated records, scores and risk bands."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from serving.backends import PredictionBackend
+from serving.config import Settings
+from serving.errors import ApiError
+from serving.metrics import Metrics
+from serving.schemas import FeatureInfo, ModelInfo, Prediction, PredictRequest
+from training.spec import FeatureSpec
+from training.validation import check_records
+
+
+class ModelNotReady(ApiError):
+    def __init__(self, reason: str):
+        super().__init__(503, "model_not_ready", f"the model is not loaded yet: {reason}")
+
+
+class PredictService:
+    def __init__(self, backend: PredictionBackend, settings: Settings, metrics: Metrics):
+        self.backend = backend
+        self.settings = settings
+        self.metrics = metrics
+        self._description: dict[str, Any] | None = None
+        self._spec: FeatureSpec | None = None
+        self._lock = asyncio.Lock()
+
+    async def description(self) -> dict[str, Any]:
+        """The served model's tag and spec, fetched once from the backend."""
+        if self._description is None:
+            async with self._lock:
+                if self._description is None:
+                    try:
+                        desc = await self.backend.describe()
+                    except Exception as exc:
+                        raise ModelNotReady(f"{type(exc).__name__}: {exc}") from exc
+                    self._spec = FeatureSpec.from_dict(desc["spec"], source=desc["tag"])
+                    self._description = desc
+        return self._description
+
+    async def model_info(self) -> ModelInfo:
+        desc = await self.description()
+        spec = self._spec
+        assert spec is not None
+        return ModelInfo(
+            tag=desc["tag"],
+            version=desc["version"],
+            spec=spec.name,
+            created=desc["created"],
+            features=[
+                FeatureInfo(
+                    name=name,
+                    type=f.type.value,
+                    nullable=f.missing_policy != "error",
+                    description=f.description,
+                )
+                for name, f in spec.features.items()
+            ],
+            metrics=desc.get("metrics", {}),
+        )
+
+    def records(self, request: PredictRequest, spec: FeatureSpec) -> list[dict[str, Any]]:
+        limit = self.settings.max_orders_per_request
+        if len(request.orders) > limit:
+            raise ApiError(
+                422,
+                "too_many_orders",
+                f"{len(request.orders)} orders in one request; the limit is {limit}",
+            )
+        dealer = spec.dealer_column
+        records, details = [], []
+        for i, order in enumerate(request.orders):
+            features = dict(order.features)
+            if dealer and order.dealer_id is not None:
+                given = features.setdefault(dealer, order.dealer_id)
+                if given != order.dealer_id:
+                    details.append(
+                        {
+                            "field": f"orders.{i}.features.{dealer}",
+                            "message": f"{given!r} differs from dealer_id {order.dealer_id!r}",
+                        }
+                    )
+            records.append(features)
+        details += [
+            {"field": f"orders.{p.row}.features.{p.field}", "message": p.message}
+            for p in check_records(spec, records)
+        ]
+        if details:
+            names = sorted({d["field"].rsplit(".", 1)[-1] for d in details})
+            raise ApiError(
+                422,
+                "invalid_features",
+                f"orders don't match the features of model {spec.name}: {', '.join(names[:10])}",
+                details,
+            )
+        return records
+
+    async def predict(self, request: PredictRequest) -> list[Prediction]:
+        desc = await self.description()
+        assert self._spec is not None
+        records = self.records(request, self._spec)
+        probabilities = await self.backend.predict(records)
+        version = desc["version"]
+        out = []
+        for order, p in zip(request.orders, probabilities, strict=True):
+            risk = self.settings.risk_band(p)
+            self.metrics.predictions.labels(version, "stable", risk).inc()
+            out.append(
+                Prediction(
+                    order_id=order.order_id,
+                    dealer_id=order.dealer_id,
+                    probability=p,
+                    risk=risk,  # type: ignore[arg-type]
+                    model_version=version,
+                )
+            )
+        return out

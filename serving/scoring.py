@@ -1,0 +1,34 @@
+"""The model as the serving side sees it: load by tag, describe, score records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from training.registry import Registry
+from training.spec import FeatureSpec
+
+
+class Scorer:
+    """One loaded model version; shared by the Predictor deployment and the in-process backend."""
+
+    def __init__(self, registry: Registry, tag: str):
+        record = registry.record(tag)
+        self.artifact = registry.load(record.tag)
+        self.record = record
+
+    @property
+    def spec(self) -> FeatureSpec:
+        return self.artifact.spec
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "tag": self.record.tag,
+            "version": self.record.version,
+            "created": self.record.created.isoformat(timespec="seconds"),
+            "spec": self.spec.to_dict(),
+            "metrics": self.record.metadata.get("metrics", {}),
+        }
+
+    def score(self, records: Sequence[Mapping[str, Any]]) -> list[float]:
+        return [float(p) for p in self.artifact.predict_records(records)]
