@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any, Protocol
 
 from serving.scoring import Scorer
+from training.registry import Registry
 
 
 class PredictionBackend(Protocol):
@@ -15,10 +17,25 @@ class PredictionBackend(Protocol):
 
 
 class LocalBackend:
-    """Scores in this process (the bare-uvicorn baseline and `ocs` tools)."""
+    """Scores in this process (the plain-uvicorn app); the model loads in the background."""
 
-    def __init__(self, scorer: Scorer):
-        self.scorer = scorer
+    def __init__(self, registry: Registry, tag: str):
+        self._scorer: Scorer | None = None
+        self._error: Exception | None = None
+        self._thread = threading.Thread(target=self._load, args=(registry, tag), daemon=True)
+        self._thread.start()
+
+    def _load(self, registry: Registry, tag: str) -> None:
+        try:
+            self._scorer = Scorer(registry, tag)
+        except Exception as exc:  # reported by every describe() until fixed
+            self._error = exc
+
+    @property
+    def scorer(self) -> Scorer:
+        if self._scorer is None:
+            raise RuntimeError(str(self._error) if self._error else "still loading")
+        return self._scorer
 
     async def describe(self) -> dict[str, Any]:
         return self.scorer.describe()

@@ -1,0 +1,20 @@
+"""The same API in one plain uvicorn process, without Ray (baseline and small installs).
+
+``uvicorn serving.standalone:create --factory --port 8000``
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from serving.api import create_app
+from serving.auth import all_keys
+from serving.backends import LocalBackend
+from serving.config import get_settings
+from training.registry import Registry
+
+
+def create() -> FastAPI:
+    settings = get_settings()
+    backend = LocalBackend(Registry(settings.registry_path), settings.model_tag)
+    return create_app(backend, settings, all_keys(settings))
