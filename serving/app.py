@@ -14,4 +14,7 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
     """Gateway -> Predictor. ``args`` override settings (same keys, lower case, no prefix)."""
     settings = load_settings(**(args or {}))
     shared = settings.for_replicas()
-    return Gateway.bind(Predictor.bind(shared), shared)
+    gateway: Any = Gateway  # @serve.deployment turns the classes into Deployments
+    predictor: Any = Predictor
+    app: Application = gateway.bind(predictor.bind(shared), shared)
+    return app

@@ -55,7 +55,9 @@ def data_synth(
     out: Annotated[Path, typer.Option(help="output .csv or .parquet")],
     rows: Annotated[int, typer.Option(min=1)] = 50_000,
     seed: int = 0,
-    drift: Annotated[str | None, typer.Option(help="delivery_shock|price_increase|new_region")] = None,
+    drift: Annotated[
+        str | None, typer.Option(help="delivery_shock|price_increase|new_region")
+    ] = None,
 ) -> None:
     """Write synthetic dealer orders and print the sample's Bayes-optimal accuracy."""
     from training import synth
@@ -123,7 +125,9 @@ def models_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 
 
 @models_app.command("show")
-def models_show(tag: Annotated[str, typer.Argument(help="TAG, VERSION or latest")] = "latest") -> None:
+def models_show(
+    tag: Annotated[str, typer.Argument(help="TAG, VERSION or latest")] = "latest",
+) -> None:
     """Everything the registry knows about one model, as JSON."""
     from training.registry import RegistryError
 

@@ -30,8 +30,9 @@ class Predictor:
         """Live tunables from the Serve config's ``user_config`` (no replica restart)."""
         size = int(config.get("max_batch_size", self.settings.predictor_max_batch_size))
         wait = float(config.get("batch_wait_timeout_s", self.settings.predictor_batch_wait_s))
-        self.predict.set_max_batch_size(size)
-        self.predict.set_batch_wait_timeout_s(wait)
+        batched: Any = self.predict  # serve.batch adds the setters at run time
+        batched.set_max_batch_size(size)
+        batched.set_batch_wait_timeout_s(wait)
 
     def describe(self) -> dict[str, Any]:
         return self.scorer.describe()
@@ -52,7 +53,7 @@ class Predictor:
 class Gateway:
     """HTTP ingress: auth, validation, risk bands and metrics; scoring goes to the Predictor."""
 
-    def __init__(self, predictor: DeploymentHandle, settings: dict[str, Any]):
+    def __init__(self, predictor: DeploymentHandle[Any], settings: dict[str, Any]):
         self.settings = load_settings(**settings)
         self._asgi = create_app(HandleBackend(predictor), self.settings, all_keys(self.settings))
 

@@ -54,7 +54,9 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     if any(e.get("type") == "json_invalid" for e in errors):
         ctx = errors[0].get("ctx") or {}
         reason = ctx.get("error", "could not be parsed")
-        return JSONResponse(error_body("malformed_json", f"request body is not JSON: {reason}"), 400)
+        return JSONResponse(
+            error_body("malformed_json", f"request body is not JSON: {reason}"), 400
+        )
     if len(errors) == 1 and tuple(errors[0].get("loc", ())) == ("body",):
         return JSONResponse(
             error_body(

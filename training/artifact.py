@@ -34,11 +34,12 @@ class ModelArtifact:
     def logits(self, encoded: Encoded) -> np.ndarray:
         with torch.inference_mode():
             out = self.net(torch.from_numpy(encoded.numeric), torch.from_numpy(encoded.categorical))
-        return out.numpy().astype(np.float64)
+        logits: np.ndarray = out.numpy().astype(np.float64)
+        return logits
 
     def predict_proba(self, encoded: Encoded) -> np.ndarray:
-        logits = self.logits(encoded)
-        return 1.0 / (1.0 + np.exp(-logits))
+        proba: np.ndarray = 1.0 / (1.0 + np.exp(-self.logits(encoded)))
+        return proba
 
     def predict_frame(self, df: pd.DataFrame) -> np.ndarray:
         return self.predict_proba(self.preprocessor.transform(df))

@@ -57,7 +57,7 @@ def split(
     if not 0 < valid_fraction < 1 or not 0 < test_fraction < 1:
         raise DataError("valid and test fractions must be between 0 and 1")
     n = len(df)
-    n_test, n_valid = int(round(n * test_fraction)), int(round(n * valid_fraction))
+    n_test, n_valid = round(n * test_fraction), round(n * valid_fraction)
     if n - n_test - n_valid < 10 or n_valid < 10 or n_test < 10:
         raise DataError(f"{n} rows are too few to split into train, validation and test")
     if spec.time_column:

@@ -192,5 +192,6 @@ def _fill_value(policy: str, observed: np.ndarray) -> float:
 
 def _apply_transform(kind: str, values: np.ndarray) -> np.ndarray:
     if kind == "log1p":
-        return np.sign(values) * np.log1p(np.abs(values))
+        out: np.ndarray = np.sign(values) * np.log1p(np.abs(values))
+        return out
     return values

@@ -11,7 +11,8 @@ from torch import nn
 
 def embedding_dim(cardinality: int) -> int:
     """Rule of thumb (fast.ai): grows sub-linearly with the vocabulary, capped at 16."""
-    return max(2, min(16, round(1.6 * cardinality**0.56)))
+    size: int = round(1.6 * cardinality**0.56)
+    return max(2, min(16, size))
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class TabularNet(nn.Module):
         self.embeddings = nn.ModuleList(
             nn.Embedding(card, embedding_dim(card)) for card in config.cardinalities
         )
-        width = config.n_numeric + sum(e.embedding_dim for e in self.embeddings)
+        width = config.n_numeric + sum(embedding_dim(c) for c in config.cardinalities)
         layers: list[nn.Module] = []
         for size in config.hidden:
             layers += [nn.Linear(width, size), nn.SiLU(), nn.Dropout(config.dropout)]

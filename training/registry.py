@@ -12,11 +12,11 @@ from typing import Any
 # BentoML reports usage over the network by default; this system never phones home.
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
 
-import bentoml  # noqa: E402
-from bentoml._internal.models.model import ModelStore  # noqa: E402
-from bentoml.exceptions import NotFound  # noqa: E402
+import bentoml
+from bentoml._internal.models.model import ModelStore
+from bentoml.exceptions import NotFound
 
-from training.artifact import ModelArtifact  # noqa: E402
+from training.artifact import ModelArtifact
 
 MODEL_NAME = "cancel-predictor"
 

@@ -59,19 +59,103 @@ SEASON = {1: 0.35, 2: 0.25, 7: 0.2, 8: 0.3, 12: -0.2}
 INTERCEPT = -1.2
 N_DEALERS = 40
 
-FIRST_NAMES = (
-    "Anna Ben Carla David Emma Felix Grace Hugo Ines Jonas Kara Liam Maya Noah Olivia Paul "
-    "Quinn Rosa Sam Tara Umar Vera Will Xenia Yusuf Zoe"
-).split()
-LAST_NAMES = (
-    "Adams Becker Costa Dubois Evans Fischer Garcia Hansen Ito Jensen Kowalski Lopez Meyer "
-    "Novak Olsen Petrov Quinto Rossi Schmidt Tanaka Umarov Vogel Weber Young Zimmer"
-).split()
-CITIES = (
-    "Aalen Bergen Cork Delft Essen Faro Ghent Hamar Imola Jena Kiel Lund Lyon Malmo Nancy "
-    "Oslo Porto Reims Riga Sintra Tartu Turin Ulm Varna Vigo Weimar York Zadar Zug Bonn "
-    "Gouda Graz Halle Leeds Linz Metz Mons Nice Pisa Split"
-).split()
+FIRST_NAMES = [
+    "Anna",
+    "Ben",
+    "Carla",
+    "David",
+    "Emma",
+    "Felix",
+    "Grace",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kara",
+    "Liam",
+    "Maya",
+    "Noah",
+    "Olivia",
+    "Paul",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tara",
+    "Umar",
+    "Vera",
+    "Will",
+    "Xenia",
+    "Yusuf",
+    "Zoe",
+]
+LAST_NAMES = [
+    "Adams",
+    "Becker",
+    "Costa",
+    "Dubois",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Hansen",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Lopez",
+    "Meyer",
+    "Novak",
+    "Olsen",
+    "Petrov",
+    "Quinto",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+    "Umarov",
+    "Vogel",
+    "Weber",
+    "Young",
+    "Zimmer",
+]
+CITIES = [
+    "Aalen",
+    "Bergen",
+    "Cork",
+    "Delft",
+    "Essen",
+    "Faro",
+    "Ghent",
+    "Hamar",
+    "Imola",
+    "Jena",
+    "Kiel",
+    "Lund",
+    "Lyon",
+    "Malmo",
+    "Nancy",
+    "Oslo",
+    "Porto",
+    "Reims",
+    "Riga",
+    "Sintra",
+    "Tartu",
+    "Turin",
+    "Ulm",
+    "Varna",
+    "Vigo",
+    "Weimar",
+    "York",
+    "Zadar",
+    "Zug",
+    "Bonn",
+    "Gouda",
+    "Graz",
+    "Halle",
+    "Leeds",
+    "Linz",
+    "Metz",
+    "Mons",
+    "Nice",
+    "Pisa",
+    "Split",
+]
 
 
 def generate(
@@ -117,9 +201,7 @@ def generate(
     pay_p = np.array(list(PAYMENT_METHODS.values()))
     payment = np.array(pay_names)[rng.choice(len(pay_names), n, p=pay_p)]
     needs_credit = np.isin(payment, ["financing", "lease"])
-    credit = np.array(["approved", "pending", "declined"])[
-        rng.choice(3, n, p=[0.7, 0.22, 0.08])
-    ]
+    credit = np.array(["approved", "pending", "declined"])[rng.choice(3, n, p=[0.7, 0.22, 0.08])]
     financing = np.where(needs_credit, credit, "not_needed").astype(object)
     deposit = np.round(np.clip(rng.beta(2, 12, n) + np.where(needs_credit, 0, 0.08), 0, 0.9), 3)
 

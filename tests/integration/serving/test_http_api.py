@@ -223,5 +223,7 @@ def test_not_ready_until_the_model_loads(deployment):
             time.sleep(0.1)
         assert r.status_code == 503 and "missing" in r.json()["detail"]
         auth = {"Authorization": f"Bearer {deployment.keys['full']}"}
-        r = c.post("/v1/predict", json={"orders": [{"order_id": "a", "features": {}}]}, headers=auth)
+        r = c.post(
+            "/v1/predict", json={"orders": [{"order_id": "a", "features": {}}]}, headers=auth
+        )
         assert r.status_code == 503 and _error(r)["code"] == "model_not_ready"

@@ -15,7 +15,9 @@ def test_env_prefix_and_dotenv(monkeypatch, tmp_path):
 
 
 def test_api_keys_from_json_env(monkeypatch):
-    monkeypatch.setenv("OCS_API_KEYS", f'[{{"name": "oms", "sha256": "{HASH}", "scopes": ["predict"]}}]')
+    monkeypatch.setenv(
+        "OCS_API_KEYS", f'[{{"name": "oms", "sha256": "{HASH}", "scopes": ["predict"]}}]'
+    )
     s = load_settings()
     assert s.api_keys[0].scopes == [Scope.predict]
 
@@ -51,7 +53,11 @@ def test_bad_values_name_the_variable():
 def test_risk_bands():
     s = load_settings(risk_medium_threshold=0.3, risk_high_threshold=0.6)
     assert [s.risk_band(p) for p in (0.1, 0.3, 0.59, 0.6, 0.99)] == [
-        "low", "medium", "medium", "high", "high",
+        "low",
+        "medium",
+        "medium",
+        "high",
+        "high",
     ]
 
 

@@ -24,7 +24,9 @@ def test_state_is_json_and_round_trips(fitted, spec, orders_df):
 
 def test_frame_and_records_give_identical_encodings(fitted, orders_df):
     head = orders_df.head(300)
-    records = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in head.to_dict("records")]
+    records = [
+        {k: (None if pd.isna(v) else v) for k, v in r.items()} for r in head.to_dict("records")
+    ]
     a, b = fitted.transform(head), fitted.transform_records(records)
     np.testing.assert_array_equal(a.numeric, b.numeric)
     np.testing.assert_array_equal(a.categorical, b.categorical)
@@ -88,7 +90,12 @@ def test_rare_categories_share_the_unknown_bucket():
 
 def test_booleans_from_strings_and_bad_values():
     spec = FeatureSpec.from_dict(
-        {"name": "t", "id_column": "id", "label": {"column": "y"}, "features": {"b": {"type": "boolean"}}}
+        {
+            "name": "t",
+            "id_column": "id",
+            "label": {"column": "y"},
+            "features": {"b": {"type": "boolean"}},
+        }
     )
     df = pd.DataFrame({"id": [1, 2, 3, 4], "y": [0, 1, 0, 1], "b": ["yes", "no", "True", None]})
     pre = Preprocessor.fit(df, spec)

@@ -54,7 +54,9 @@ def test_label_errors(spec):
     df.loc[3, "outcome"] = None
     with pytest.raises(DataError, match="1 missing values"):
         labels(df, spec)
-    other = FeatureSpec.from_dict({**spec.to_dict(), "label": {"column": "outcome", "positive": "x"}})
+    other = FeatureSpec.from_dict(
+        {**spec.to_dict(), "label": {"column": "outcome", "positive": "x"}}
+    )
     with pytest.raises(DataError, match="never occurs"):
         labels(synth.generate(100, seed=0), other)
 

@@ -28,7 +28,9 @@ def test_shipped_spec_loads_by_name():
 
 def test_spec_loads_from_a_path(tmp_path: Path):
     path = tmp_path / "mine.yaml"
-    path.write_text("name: mine\nid_column: id\nlabel: {column: y}\nfeatures: {a: {type: boolean}}\n")
+    path.write_text(
+        "name: mine\nid_column: id\nlabel: {column: y}\nfeatures: {a: {type: boolean}}\n"
+    )
     spec = load_spec(path)
     assert spec.name == "mine" and spec.label.positive == 1
 
@@ -39,7 +41,11 @@ def test_spec_loads_from_a_path(tmp_path: Path):
         ({"features": {"x": {"type": "text"}}}, "features.x.type", "'numeric'"),
         ({"features": {"x": {"type": "numeric", "missing": "category"}}}, "features.x", "median"),
         ({"features": {"x": {"type": "numeric", "colour": 1}}}, "features.x.colour", "unknown"),
-        ({"features": {"c": {"type": "categorical", "transform": "log1p"}}}, "features.c", "numeric"),
+        (
+            {"features": {"c": {"type": "categorical", "transform": "log1p"}}},
+            "features.c",
+            "numeric",
+        ),
         ({"features": {}}, "features", "at least 1"),
         ({"dealer_column": "dealer"}, "dealer_column", "must be one of the features"),
         ({"features": {"y": {"type": "numeric"}}}, "label.column", "must not also be listed"),
@@ -55,7 +61,7 @@ def test_bad_spec_names_field_and_reason(changes, field, reason):
 
 
 def test_unknown_spec_lists_the_shipped_ones():
-    with pytest.raises(SpecError, match="shipped: .*dealer_orders"):
+    with pytest.raises(SpecError, match=r"shipped: .*dealer_orders"):
         load_spec("no_such_spec")
 
 

@@ -75,5 +75,5 @@ def test_write_csv_and_parquet(tmp_path):
     for name in ("o.csv", "o.parquet"):
         synth.write(df, tmp_path / name)
         assert (tmp_path / name).stat().st_size > 0
-    with pytest.raises(ValueError, match=".csv or .parquet"):
+    with pytest.raises(ValueError, match=r"\.csv or \.parquet"):
         synth.write(df, tmp_path / "o.xlsx")
