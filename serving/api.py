@@ -19,7 +19,7 @@ from serving.schemas import Health, ModelsResponse, PredictRequest, PredictRespo
 PredictKey = Annotated[ApiKey, Depends(require(Scope.predict))]
 
 
-def _service(request: Request) -> PredictService:
+async def _service(request: Request) -> PredictService:
     service: PredictService = request.app.state.service
     return service
 
@@ -27,13 +27,18 @@ def _service(request: Request) -> PredictService:
 ServiceDep = Annotated[PredictService, Depends(_service)]
 
 
-def create_app(backend: PredictionBackend, settings: Settings, keys: list[ApiKey]) -> FastAPI:
+def create_app(
+    backend: PredictionBackend,
+    settings: Settings,
+    keys: list[ApiKey],
+    metrics: Metrics | None = None,
+) -> FastAPI:
     app = FastAPI(
         title="Order Cancellation System",
         version="0.1.0",
         description="Scores orders for cancellation risk. All /v1 routes need a Bearer key.",
     )
-    metrics = Metrics()
+    metrics = metrics or Metrics()
     app.state.keys = KeyRing(keys)
     app.state.service = PredictService(backend, settings, metrics)
     errors.install(app)

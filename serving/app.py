@@ -14,7 +14,20 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
     """Gateway -> Predictor. ``args`` override settings (same keys, lower case, no prefix)."""
     settings = load_settings(**(args or {}))
     shared = settings.for_replicas()
+    # Per-request access logs cost more CPU than scoring an order; metrics count requests.
+    logging = {"enable_access_log": settings.serve_access_log, "log_level": settings.log_level}
     gateway: Any = Gateway  # @serve.deployment turns the classes into Deployments
     predictor: Any = Predictor
-    app: Application = gateway.bind(predictor.bind(shared), shared)
+    # Serve admits only 5 concurrent requests per replica by default; the Gateway's work is
+    # mostly waiting on the Predictor, and coalescing needs many requests in flight.
+    predictor_app = predictor.options(
+        logging_config=logging,
+        num_replicas=settings.predictor_replicas,
+        max_ongoing_requests=settings.predictor_max_ongoing_requests,
+    ).bind(shared)
+    app: Application = gateway.options(
+        logging_config=logging,
+        num_replicas=settings.gateway_replicas,
+        max_ongoing_requests=settings.gateway_max_ongoing_requests,
+    ).bind(predictor_app, shared)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 from fastapi import Request
@@ -91,10 +91,11 @@ class KeyRing:
         return key
 
 
-def require(scope: Scope) -> Callable[[Request], ApiKey]:
+def require(scope: Scope) -> Callable[[Request], Awaitable[ApiKey]]:
     """FastAPI dependency: the caller's key, which must carry ``scope``."""
 
-    def dependency(request: Request) -> ApiKey:
+    # async on purpose: FastAPI runs plain functions in a thread pool, a costly hop per request.
+    async def dependency(request: Request) -> ApiKey:
         ring: KeyRing = request.app.state.keys
         return ring.check(request.headers.get("authorization"), scope)
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any, Protocol
 
+from serving.coalesce import Coalescer
+from serving.metrics import Metrics
 from serving.scoring import Scorer
 from training.registry import Registry
 
@@ -47,15 +50,23 @@ class LocalBackend:
 
 
 class HandleBackend:
-    """Scores in the Predictor deployment through a Ray Serve handle."""
+    """Scores in the Predictor deployment through a Ray Serve handle, coalescing calls."""
 
-    def __init__(self, handle: Any):
+    def __init__(self, handle: Any, metrics: Metrics, max_in_flight: int = 2):
         self.handle = handle
+        self.metrics = metrics
+        self._coalescer: Coalescer[dict[str, Any], float] = Coalescer(self._call, max_in_flight)
+
+    async def _call(self, records: list[dict[str, Any]]) -> list[float]:
+        started = time.perf_counter()
+        result: list[float] = await self.handle.predict.remote(records)
+        self.metrics.backend_latency.observe(time.perf_counter() - started)
+        self.metrics.backend_batch.observe(len(records))
+        return result
 
     async def describe(self) -> dict[str, Any]:
         result: dict[str, Any] = await self.handle.describe.remote()
         return result
 
     async def predict(self, records: list[dict[str, Any]]) -> list[float]:
-        result: list[float] = await self.handle.predict.remote(records)
-        return result
+        return await self._coalescer.submit(records)

@@ -66,8 +66,18 @@ class Settings(BaseSettings):
         None, description="extra hashed keys (local mode); default <state_dir>/api_keys.json"
     )
 
+    torch_threads: int = Field(1, ge=1, description="intra-op threads of a scoring process")
+    log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    serve_access_log: bool = Field(False, description="one log line per request in Serve")
     predictor_max_batch_size: int = Field(64, ge=1)
-    predictor_batch_wait_s: float = Field(0.002, ge=0)
+    predictor_batch_wait_s: float = Field(0.0, ge=0, description="wait for more requests")
+    gateway_max_in_flight: int = Field(
+        1, ge=1, description="scoring calls a Gateway replica keeps open; others coalesce"
+    )
+    gateway_replicas: int = Field(1, ge=1, description="Gateway replicas (`ocs serve`)")
+    predictor_replicas: int = Field(1, ge=1, description="Predictor replicas (`ocs serve`)")
+    gateway_max_ongoing_requests: int = Field(256, ge=1, description="per Gateway replica")
+    predictor_max_ongoing_requests: int = Field(64, ge=1, description="per Predictor replica")
 
     @field_validator("model_tag")
     @classmethod

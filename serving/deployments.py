@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from fastapi import FastAPI
 from ray import serve
 from ray.serve.handle import DeploymentHandle
@@ -12,6 +13,7 @@ from serving.api import create_app
 from serving.auth import all_keys
 from serving.backends import HandleBackend
 from serving.config import load_settings
+from serving.metrics import Metrics
 from serving.scoring import Scorer
 from training.registry import Registry
 
@@ -22,6 +24,9 @@ class Predictor:
 
     def __init__(self, settings: dict[str, Any], model_tag: str | None = None):
         self.settings = load_settings(**settings)
+        # Intra-op threads only pay off for big batches; for online scoring their spin-waits
+        # steal the cores the Gateway needs.
+        torch.set_num_threads(self.settings.torch_threads)
         tag = model_tag or self.settings.model_tag
         self.scorer = Scorer(Registry(self.settings.registry_path), tag)
         self.reconfigure({})
@@ -37,7 +42,7 @@ class Predictor:
     def describe(self) -> dict[str, Any]:
         return self.scorer.describe()
 
-    @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.002)
+    @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.0)
     async def predict(self, batches: list[list[dict[str, Any]]]) -> list[list[float]]:
         flat = [record for batch in batches for record in batch]
         scores = self.scorer.score(flat)
@@ -55,7 +60,9 @@ class Gateway:
 
     def __init__(self, predictor: DeploymentHandle[Any], settings: dict[str, Any]):
         self.settings = load_settings(**settings)
-        self._asgi = create_app(HandleBackend(predictor), self.settings, all_keys(self.settings))
+        metrics = Metrics()
+        backend = HandleBackend(predictor, metrics, self.settings.gateway_max_in_flight)
+        self._asgi = create_app(backend, self.settings, all_keys(self.settings), metrics)
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         return self._asgi

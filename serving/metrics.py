@@ -26,6 +26,18 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.backend_batch = Histogram(
+            "ocs_predictor_call_orders",
+            "Orders per scoring call from this Gateway to the Predictor (after coalescing)",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+            registry=self.registry,
+        )
+        self.backend_latency = Histogram(
+            "ocs_predictor_call_duration_seconds",
+            "Round trip of one scoring call from this Gateway to the Predictor",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.predictions = Counter(
             "ocs_predictions_total",
             "Orders scored, by model version, track and risk band",

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import torch
 from fastapi import FastAPI
 
 from serving.api import create_app
@@ -16,5 +17,6 @@ from training.registry import Registry
 
 def create() -> FastAPI:
     settings = get_settings()
+    torch.set_num_threads(settings.torch_threads)
     backend = LocalBackend(Registry(settings.registry_path), settings.model_tag)
     return create_app(backend, settings, all_keys(settings))

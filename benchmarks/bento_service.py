@@ -1,0 +1,64 @@
+"""The peer a user would pick instead: the same model and checks as a BentoML service.
+
+``bentoml serve benchmarks.bento_service:CancelService --port 3000`` (reads OCS_* settings).
+It does what the Gateway does per request (key check, spec validation, scoring, risk band),
+so the benchmark compares serving stacks, not amounts of work.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
+
+import bentoml  # noqa: E402
+
+from serving.auth import KeyRing, all_keys  # noqa: E402
+from serving.config import Scope, get_settings  # noqa: E402
+from serving.errors import ApiError  # noqa: E402
+from serving.schemas import OrderIn  # noqa: E402
+from serving.scoring import Scorer  # noqa: E402
+from training.registry import Registry  # noqa: E402
+from training.validation import check_records  # noqa: E402
+
+
+@bentoml.service(workers=1, traffic={"timeout": 30, "concurrency": 256})
+class CancelService:
+    def __init__(self) -> None:
+        self.settings = get_settings()
+        self.scorer = Scorer(Registry(self.settings.registry_path), self.settings.model_tag)
+        self.keys = KeyRing(all_keys(self.settings))
+
+    @bentoml.api(route="/v1/predict")
+    async def predict(self, orders: list[OrderIn], ctx: bentoml.Context) -> dict[str, Any]:
+        try:
+            self.keys.check(ctx.request.headers.get("authorization"), Scope.predict)
+        except ApiError as exc:
+            ctx.response.status_code = exc.status
+            return {"error": {"code": exc.code, "message": exc.message}}
+        spec = self.scorer.spec
+        records = []
+        for order in orders:
+            features = dict(order.features)
+            if spec.dealer_column and order.dealer_id is not None:
+                features.setdefault(spec.dealer_column, order.dealer_id)
+            records.append(features)
+        problems = check_records(spec, records)
+        if problems:
+            ctx.response.status_code = 422
+            return {"error": {"code": "invalid_features", "message": str(problems[:10])}}
+        version = self.scorer.record.version
+        return {
+            "predictions": [
+                {
+                    "order_id": o.order_id,
+                    "dealer_id": o.dealer_id,
+                    "probability": p,
+                    "risk": self.settings.risk_band(p),
+                    "model_version": version,
+                    "track": "stable",
+                }
+                for o, p in zip(orders, self.scorer.score(records), strict=True)
+            ]
+        }
