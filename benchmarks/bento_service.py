@@ -12,15 +12,15 @@ from typing import Any
 
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
 
-import bentoml  # noqa: E402
+import bentoml
 
-from serving.auth import KeyRing, all_keys  # noqa: E402
-from serving.config import Scope, get_settings  # noqa: E402
-from serving.errors import ApiError  # noqa: E402
-from serving.schemas import OrderIn  # noqa: E402
-from serving.scoring import Scorer  # noqa: E402
-from training.registry import Registry  # noqa: E402
-from training.validation import check_records  # noqa: E402
+from serving.auth import KeyRing, all_keys
+from serving.config import Scope, get_settings
+from serving.errors import ApiError
+from serving.schemas import OrderIn
+from serving.scoring import Scorer
+from training.registry import Registry
+from training.validation import check_records
 
 
 @bentoml.service(workers=1, traffic={"timeout": 30, "concurrency": 256})
