@@ -2,8 +2,11 @@
 
 One trained model, one client process, the same single-order requests against each server in
 turn (never two servers at once: they would share the two cores), at concurrency 1 and 16.
+This machine's speed drifts by tens of percent over minutes, so the servers take turns for
+``--rounds`` rounds and each ratio is the mean of per-round ratios (servers measured minutes
+apart, not tens of minutes).
 
-    .venv/bin/python benchmarks/predict_http.py [--requests 3000] [--only bare,bentoml,ray]
+    .venv/bin/python benchmarks/predict_http.py [--rounds 2] [--requests 3000] [--only ...]
 
 The last two lines are ``ratio_vs_bentoml <ray/bentoml at c=16>`` and
 ``ratio <ray/bare at c=16>`` (throughput).
@@ -180,6 +183,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--only", default=",".join(KINDS), help="comma-separated subset")
+    parser.add_argument("--rounds", type=int, default=2, help="turns each server takes")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/predict_http.json")
     args = parser.parse_args()
     kinds = [k for k in KINDS if k in args.only.split(",")]
@@ -187,15 +191,36 @@ def main() -> None:
         state = Path(tmp)
         key, orders = prepare(state)
         print(f"one order per request; {os.cpu_count()} cores; client and server share them")
-        results = {kind: measure(kind, state, key, orders, args) for kind in kinds}
+        rounds = []
+        for i in range(args.rounds):
+            print(f"-- round {i + 1} of {args.rounds}", flush=True)
+            rounds.append({kind: measure(kind, state, key, orders, args) for kind in kinds})
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1))
-    top = max(args.concurrency)
-    rps = {k: results[k][top]["throughput_rps"] for k in kinds}
-    if "ray" in rps and "bentoml" in rps:
-        print(f"ratio_vs_bentoml {rps['ray'] / rps['bentoml']:.2f}")
-    if "ray" in rps and "bare" in rps:
-        print(f"ratio {rps['ray'] / rps['bare']:.2f}")
+    args.out.write_text(json.dumps(rounds, indent=1))
+    summarize(rounds, kinds, args.concurrency)
+
+
+def summarize(rounds: list[dict[str, Any]], kinds: list[str], concurrency: list[int]) -> None:
+    print("-- mean over rounds")
+    for kind in kinds:
+        for c in concurrency:
+            runs = [r[kind][c] for r in rounds]
+            mean = {k: float(np.mean([x[k] for x in runs])) for k in runs[0]}
+            print(
+                f"{LABELS[kind]:<18} c={c:<3} {mean['throughput_rps']:8.1f} req/s  "
+                f"p50 {mean['p50_ms']:6.1f} ms  p95 {mean['p95_ms']:6.1f} ms  "
+                f"p99 {mean['p99_ms']:6.1f} ms"
+            )
+    top = max(concurrency)
+
+    def ratio(a: str, b: str) -> float:
+        per_round = [r[a][top]["throughput_rps"] / r[b][top]["throughput_rps"] for r in rounds]
+        return float(np.mean(per_round))
+
+    if "ray" in kinds and "bentoml" in kinds:
+        print(f"ratio_vs_bentoml {ratio('ray', 'bentoml'):.2f}")
+    if "ray" in kinds and "bare" in kinds:
+        print(f"ratio {ratio('ray', 'bare'):.2f}")
 
 
 if __name__ == "__main__":
