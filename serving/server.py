@@ -45,10 +45,11 @@ def stop() -> None:
 def run_forever(settings: Settings, host: str, port: int) -> None:
     """Serve until SIGINT or SIGTERM (Kubernetes), then shut Serve and Ray down cleanly."""
     done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        # Explicit handlers: a background shell job starts with SIGINT ignored.
-        signal.signal(sig, lambda *_: done.set())
     start(settings, host, port)
+    # After ray.init, which installs a crash handler for SIGTERM; explicit for SIGINT too,
+    # since a background shell job starts with SIGINT ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
     try:
         done.wait()
     finally:
