@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     predictor_max_batch_size: int = Field(64, ge=1)
     predictor_batch_wait_s: float = Field(0.0, ge=0, description="wait for more requests")
     gateway_max_in_flight: int = Field(
-        2, ge=1, description="scoring calls a Gateway replica keeps open; others coalesce"
+        1, ge=1, description="scoring calls a Gateway replica keeps open; others coalesce"
     )
     gateway_replicas: int = Field(1, ge=1, description="Gateway replicas (`ocs serve`)")
     predictor_replicas: int = Field(1, ge=1, description="Predictor replicas (`ocs serve`)")
