@@ -21,8 +21,8 @@ class Metrics:
         )
         self.latency = Histogram(
             "ocs_http_request_duration_seconds",
-            "HTTP request latency by route",
-            ["route", "method"],
+            "HTTP request latency by route, method and status code",
+            ["route", "method", "status"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
@@ -75,7 +75,8 @@ class MetricsMiddleware:
             route = _route_template(scope)
             method = scope.get("method", "")
             self.metrics.requests.labels(route, method, str(status)).inc()
-            self.metrics.latency.labels(route, method).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            self.metrics.latency.labels(route, method, str(status)).observe(elapsed)
 
 
 def _route_template(scope: Scope) -> str:

@@ -208,7 +208,10 @@ def test_metrics_count_requests_and_predictions(client, auth, orders, deployment
     version = deployment.tag.split(":")[1]
     assert 'ocs_http_requests_total{method="POST",route="/v1/predict",status="200"}' in text
     assert 'ocs_http_requests_total{method="POST",route="/v1/predict",status="422"}' in text
-    assert "ocs_http_request_duration_seconds_bucket" in text
+    assert (
+        'ocs_http_request_duration_seconds_count{method="POST",route="/v1/predict",status="422"}'
+        in text
+    )
     assert f'ocs_predictions_total{{model_version="{version}",risk=' in text
 
 
