@@ -18,6 +18,9 @@ from training.train import TrainParams, TrainResult, train
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
+# A developer's .env must not change what the tests check; test_config reads one explicitly.
+Settings.model_config["env_file"] = None
+
 
 @dataclass(frozen=True)
 class Deployment:

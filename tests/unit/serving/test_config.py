@@ -9,7 +9,7 @@ def test_env_prefix_and_dotenv(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text("OCS_PORT=9001\nOCS_MODEL_TAG=cancel-predictor:abc\n")
     monkeypatch.setenv("OCS_RISK_HIGH_THRESHOLD", "0.7")
-    s = load_settings()
+    s = load_settings(_env_file=".env")
     assert (s.port, s.model_tag, s.risk_high_threshold) == (9001, "cancel-predictor:abc", 0.7)
     assert s.mode is Mode.local and s.registry_path == s.state_dir / "registry"
 
