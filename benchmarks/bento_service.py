@@ -17,10 +17,10 @@ import bentoml
 from serving.auth import KeyRing, all_keys
 from serving.config import Scope, get_settings
 from serving.errors import ApiError
+from serving.predict import order_records
 from serving.schemas import OrderIn
 from serving.scoring import Scorer
 from training.registry import Registry
-from training.validation import check_records
 
 
 @bentoml.service(workers=1, traffic={"timeout": 30, "concurrency": 256})
@@ -37,17 +37,10 @@ class CancelService:
         except ApiError as exc:
             ctx.response.status_code = exc.status
             return {"error": {"code": exc.code, "message": exc.message}}
-        spec = self.scorer.spec
-        records = []
-        for order in orders:
-            features = dict(order.features)
-            if spec.dealer_column and order.dealer_id is not None:
-                features.setdefault(spec.dealer_column, order.dealer_id)
-            records.append(features)
-        problems = check_records(spec, records)
+        records, problems = order_records(orders, self.scorer.spec)
         if problems:
             ctx.response.status_code = 422
-            return {"error": {"code": "invalid_features", "message": str(problems[:10])}}
+            return {"error": {"code": "invalid_features", "details": problems}}
         version = self.scorer.record.version
         return {
             "predictions": [

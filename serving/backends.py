@@ -52,7 +52,7 @@ class LocalBackend:
 class HandleBackend:
     """Scores in the Predictor deployment through a Ray Serve handle, coalescing calls."""
 
-    def __init__(self, handle: Any, metrics: Metrics, max_in_flight: int = 2):
+    def __init__(self, handle: Any, metrics: Metrics, max_in_flight: int = 1):
         self.handle = handle
         self.metrics = metrics
         self._coalescer: Coalescer[dict[str, Any], float] = Coalescer(self._call, max_in_flight)

@@ -101,7 +101,7 @@ class Settings(BaseSettings):
         problems = []
         if not self.api_keys:
             problems.append("OCS_API_KEYS is empty: set at least one hashed key (ocs keys create)")
-        if self.database_url == DEFAULT_DATABASE_URL or self.database_url.startswith("sqlite"):
+        if self.database_url.startswith("sqlite"):  # the embedded default included
             problems.append("OCS_DATABASE_URL is the embedded SQLite default: set PostgreSQL")
         elif _password(self.database_url) in _WEAK_PASSWORDS:
             problems.append("OCS_DATABASE_URL has a default or empty password")

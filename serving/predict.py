@@ -3,15 +3,41 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from serving.backends import PredictionBackend
 from serving.config import Settings
 from serving.errors import ApiError
 from serving.metrics import Metrics
-from serving.schemas import FeatureInfo, ModelInfo, Prediction, PredictRequest
+from serving.schemas import FeatureInfo, ModelInfo, OrderIn, Prediction, PredictRequest
 from training.spec import FeatureSpec
 from training.validation import check_records
+
+
+def order_records(
+    orders: Sequence[OrderIn], spec: FeatureSpec
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """Feature records of API orders (dealer_id fills the dealer feature) and every problem."""
+    dealer = spec.dealer_column
+    records, details = [], []
+    for i, order in enumerate(orders):
+        features = dict(order.features)
+        if dealer and order.dealer_id is not None:
+            given = features.setdefault(dealer, order.dealer_id)
+            if given != order.dealer_id:
+                details.append(
+                    {
+                        "field": f"orders.{i}.features.{dealer}",
+                        "message": f"{given!r} differs from dealer_id {order.dealer_id!r}",
+                    }
+                )
+        records.append(features)
+    details += [
+        {"field": f"orders.{p.row}.features.{p.field}", "message": p.message}
+        for p in check_records(spec, records)
+    ]
+    return records, details
 
 
 class ModelNotReady(ApiError):
@@ -70,24 +96,7 @@ class PredictService:
                 "too_many_orders",
                 f"{len(request.orders)} orders in one request; the limit is {limit}",
             )
-        dealer = spec.dealer_column
-        records, details = [], []
-        for i, order in enumerate(request.orders):
-            features = dict(order.features)
-            if dealer and order.dealer_id is not None:
-                given = features.setdefault(dealer, order.dealer_id)
-                if given != order.dealer_id:
-                    details.append(
-                        {
-                            "field": f"orders.{i}.features.{dealer}",
-                            "message": f"{given!r} differs from dealer_id {order.dealer_id!r}",
-                        }
-                    )
-            records.append(features)
-        details += [
-            {"field": f"orders.{p.row}.features.{p.field}", "message": p.message}
-            for p in check_records(spec, records)
-        ]
+        records, details = order_records(request.orders, spec)
         if details:
             names = sorted({d["field"].rsplit(".", 1)[-1] for d in details})
             raise ApiError(

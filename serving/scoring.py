@@ -13,9 +13,7 @@ class Scorer:
     """One loaded model version; shared by the Predictor deployment and the in-process backend."""
 
     def __init__(self, registry: Registry, tag: str):
-        record = registry.record(tag)
-        self.artifact = registry.load(record.tag)
-        self.record = record
+        self.record, self.artifact = registry.open(tag)
 
     @property
     def spec(self) -> FeatureSpec:

@@ -16,8 +16,6 @@ from training.registry import Registry
 from training.spec import FeatureSpec, load_spec
 from training.train import TrainParams, TrainResult, train
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-
 # A developer's .env must not change what the tests check; test_config reads one explicitly.
 Settings.model_config["env_file"] = None
 

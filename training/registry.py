@@ -99,8 +99,8 @@ class Registry:
                 "train one with `ocs train` or list them with `ocs models list`"
             ) from None
 
-    def record(self, tag: str = "latest") -> ModelRecord:
-        model = self._get(tag)
+    @staticmethod
+    def _record(model: Any) -> ModelRecord:
         return ModelRecord(
             tag=str(model.tag),
             version=str(model.tag.version),
@@ -110,13 +110,19 @@ class Registry:
             metadata=dict(model.info.metadata),
         )
 
+    def record(self, tag: str = "latest") -> ModelRecord:
+        return self._record(self._get(tag))
+
+    def open(self, tag: str = "latest") -> tuple[ModelRecord, ModelArtifact]:
+        """The record and the loaded artifact of one version, resolved once."""
+        record = self.record(tag)
+        artifact = ModelArtifact.load(record.path)
+        artifact.tag = record.tag
+        return record, artifact
+
     def load(self, tag: str = "latest") -> ModelArtifact:
-        model = self._get(tag)
-        artifact = ModelArtifact.load(Path(model.path))
-        artifact.tag = str(model.tag)
-        return artifact
+        return self.open(tag)[1]
 
     def list(self) -> list[ModelRecord]:
-        models = [m for m in self._store.list() if m.tag.name == MODEL_NAME]
-        models.sort(key=lambda m: m.creation_time, reverse=True)
-        return [self.record(str(m.tag)) for m in models]
+        models = [self._record(m) for m in self._store.list() if m.tag.name == MODEL_NAME]
+        return sorted(models, key=lambda r: r.created, reverse=True)
