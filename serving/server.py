@@ -29,6 +29,9 @@ def start(settings: Settings, host: str, port: int, **init: Any) -> None:
 
     from serving.app import build_app
 
+    # "local" always starts a cluster of our own; joining another process's cluster (a
+    # leftover `ray start`, a second test session) would deploy into someone else's Serve.
+    init.setdefault("address", "local")
     ray.init(include_dashboard=False, **init)
     serve.start(http_options={"host": host, "port": port})
     serve.run(build_app(settings.for_replicas()), name="ocs", route_prefix="/", blocking=False)
