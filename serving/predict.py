@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from serving.backends import PredictionBackend
-from serving.config import Settings
+from serving.config import ConfigError, Settings
 from serving.errors import ApiError
 from serving.metrics import Metrics
 from serving.schemas import FeatureInfo, ModelInfo, OrderIn, Prediction, PredictRequest
+from training.bands import band
 from training.spec import FeatureSpec
 from training.validation import check_records
 
@@ -52,6 +53,7 @@ class PredictService:
         self.metrics = metrics
         self._description: dict[str, Any] | None = None
         self._spec: FeatureSpec | None = None
+        self._thresholds: dict[str, float] = {}
         self._lock = asyncio.Lock()
 
     async def description(self) -> dict[str, Any]:
@@ -64,6 +66,10 @@ class PredictService:
                     except Exception as exc:
                         raise ModelNotReady(f"{type(exc).__name__}: {exc}") from exc
                     self._spec = FeatureSpec.from_dict(desc["spec"], source=desc["tag"])
+                    try:
+                        self._thresholds = self.settings.risk_thresholds(desc["risk_bands"])
+                    except ConfigError as exc:
+                        raise ModelNotReady(str(exc)) from exc
                     self._description = desc
         return self._description
 
@@ -88,6 +94,10 @@ class PredictService:
             metrics=desc.get("metrics", {}),
         )
 
+    async def risk_thresholds(self) -> dict[str, float]:
+        await self.description()
+        return self._thresholds
+
     def records(self, request: PredictRequest, spec: FeatureSpec) -> list[dict[str, Any]]:
         limit = self.settings.max_orders_per_request
         if len(request.orders) > limit:
@@ -111,11 +121,17 @@ class PredictService:
         desc = await self.description()
         assert self._spec is not None
         records = self.records(request, self._spec)
-        probabilities = await self.backend.predict(records)
+        if request.explain:
+            probabilities, factors = await asyncio.gather(
+                self.backend.predict(records),
+                self.backend.explain(records, request.top_k, self.settings.explain_steps),
+            )
+        else:
+            probabilities, factors = await self.backend.predict(records), None
         version = desc["version"]
         out = []
-        for order, p in zip(request.orders, probabilities, strict=True):
-            risk = self.settings.risk_band(p)
+        for i, (order, p) in enumerate(zip(request.orders, probabilities, strict=True)):
+            risk = band(p, self._thresholds)
             self.metrics.predictions.labels(version, "stable", risk).inc()
             out.append(
                 Prediction(
@@ -124,6 +140,7 @@ class PredictService:
                     probability=p,
                     risk=risk,  # type: ignore[arg-type]
                     model_version=version,
+                    factors=factors[i] if factors is not None else None,
                 )
             )
         return out
