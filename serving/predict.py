@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from serving.backends import PredictionBackend
+from serving.canary_backend import Scored
 from serving.config import Settings
 from serving.errors import ApiError
 from serving.metrics import Metrics
@@ -111,19 +112,29 @@ class PredictService:
         desc = await self.description()
         assert self._spec is not None
         records = self.records(request, self._spec)
-        probabilities = await self.backend.predict(records)
-        version = desc["version"]
+        scored = await self._score(request, records, desc["version"])
         out = []
-        for order, p in zip(request.orders, probabilities, strict=True):
-            risk = self.settings.risk_band(p)
-            self.metrics.predictions.labels(version, "stable", risk).inc()
+        for order, s in zip(request.orders, scored, strict=True):
+            risk = self.settings.risk_band(s.probability)
+            self.metrics.predictions.labels(s.model_version, s.track, risk).inc()
             out.append(
                 Prediction(
                     order_id=order.order_id,
                     dealer_id=order.dealer_id,
-                    probability=p,
+                    probability=s.probability,
                     risk=risk,  # type: ignore[arg-type]
-                    model_version=version,
+                    model_version=s.model_version,
+                    track=s.track,
                 )
             )
         return out
+
+    async def _score(
+        self, request: PredictRequest, records: list[dict[str, Any]], version: str
+    ) -> list[Scored]:
+        """Per-order track and version from a canary-aware backend; else all stable."""
+        tracked = getattr(self.backend, "predict_tracked", None)
+        if tracked is not None:
+            result: list[Scored] = await tracked([o.order_id for o in request.orders], records)
+            return result
+        return [Scored(p, "stable", version) for p in await self.backend.predict(records)]
