@@ -53,7 +53,7 @@ app.kubernetes.io/part-of: ocs
 {{- end }}
 
 {{- define "ocs.gpuImage" -}}
-{{- printf "%s:%s" .Values.image.repository .Values.image.gpuTag }}
+{{- printf "%s:%s" (default .Values.image.repository .Values.image.gpuRepository) .Values.image.gpuTag }}
 {{- end }}
 
 {{- define "ocs.redisHost" -}}
