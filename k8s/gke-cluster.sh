@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GKE for ocs: a regional Standard cluster with Workload Identity, the Cloud Storage FUSE CSI
-# driver, Gateway API and Managed Prometheus, a CPU node pool and an L4 GPU node pool (GKE
+# driver and Gateway API, a CPU node pool and an L4 GPU node pool (GKE
 # installs the NVIDIA driver: gpu-driver-version=latest). Read, adjust, then run step by step.
 set -euo pipefail
 
@@ -22,7 +22,6 @@ gcloud container clusters create "$CLUSTER" \
   --workload-pool "$PROJECT.svc.id.goog" \
   --addons GcsFuseCsiDriver \
   --gateway-api standard \
-  --enable-managed-prometheus \
   --enable-shielded-nodes \
   --machine-type e2-standard-4 --num-nodes 1
 
