@@ -209,3 +209,15 @@ def test_a_canary_with_other_features_gets_no_traffic():
     backend, _, out = _routed(other, {"enabled": True, "weight": 100})
     assert {s.track for s in out} == {"stable"} and other.calls == 0
     assert "other features" in backend.report()["canary_problem"]
+
+
+def test_build_app_binds_a_canary_predictor_only_with_a_canary_tag(tmp_path):
+    from serving.app import build_app
+
+    plain = build_app({"state_dir": str(tmp_path)})._bound_deployment
+    assert plain.init_args[2] is None
+    with_canary = build_app({"state_dir": str(tmp_path), "canary_model_tag": "cancel-predictor:x"})
+    canary = with_canary._bound_deployment.init_args[2]._bound_deployment
+    assert canary.name == "PredictorCanary" and canary.init_args[1] == "cancel-predictor:x"
+    stable = with_canary._bound_deployment.init_args[0]._bound_deployment
+    assert stable.name == "Predictor" and stable.init_args[1:] == ()
