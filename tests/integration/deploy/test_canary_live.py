@@ -21,6 +21,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from serving.auth import add_key
+from serving.config import Scope
 from serving.payload import orders_from_frame
 from tests import chart
 from tests.integration.conftest import free_port, wait_ready
@@ -107,7 +109,7 @@ class Live:
 
 
 @pytest.fixture(scope="module")
-def live(deployment, trained, orders_df, spec) -> Iterator[Live]:
+def live(tmp_path_factory, trained, orders_df, spec) -> Iterator[Live]:
     ray = pytest.importorskip("ray")
     from ray import serve
 
@@ -115,13 +117,16 @@ def live(deployment, trained, orders_df, spec) -> Iterator[Live]:
 
     if ray.is_initialized():
         pytest.fail("another Ray session is running in this process; this module starts its own")
-    registry = Registry(deployment.state_dir / "registry")
+    # A registry of its own: the session's registry must keep its one model as `latest`.
+    state = tmp_path_factory.mktemp("ocs-canary")
+    registry = Registry(state / "registry")
     meta = {"spec": trained.artifact.spec.to_dict(), "metrics": trained.metrics}
     tags = {
-        "stable": deployment.tag,
+        "stable": registry.save(copy.deepcopy(trained.artifact), meta, {"stage": "stable"}),
         "equivalent": registry.save(copy.deepcopy(trained.artifact), meta, {"stage": "canary"}),
         "broken": registry.save(constant_model(trained), meta, {"stage": "broken"}),
     }
+    key = add_key(state / "api_keys.json", "sre", [Scope.predict, Scope.admin])
     for name, value in SERVE_ENV.items():
         os.environ.setdefault(name, value)
     os.environ["RAY_SERVE_HAPROXY_STATS_PORT"] = str(free_port())
@@ -129,15 +134,15 @@ def live(deployment, trained, orders_df, spec) -> Iterator[Live]:
     port = free_port()
     ray.init(address="local", include_dashboard=False)
     serve.start(http_options={"host": "127.0.0.1", "port": port})
-    state = Live(
+    setup = Live(
         url=f"http://127.0.0.1:{port}",
-        key=deployment.keys["full"],
+        key=key,
         tags=tags,
-        state_dir=str(deployment.state_dir),
+        state_dir=str(state),
         orders=orders_from_frame(orders_df.tail(400), spec),
     )
     try:
-        yield state
+        yield setup
     finally:
         serve.shutdown()
         ray.shutdown()
@@ -212,6 +217,7 @@ def test_weight_0_50_100_applied_live_without_failures_or_restarts(live):
                 traffic.phase = phase
                 counts = traffic.wait_orders(phase, 1500)
                 share = 100 * counts["canary"] / sum(counts.values())
+                print(f"weight {weight}: canary answered {share:.1f}% of {sum(counts.values())}")
                 assert abs(share - weight) <= 5, (weight, counts)
         finally:
             traffic.stop.set()
@@ -251,6 +257,7 @@ def test_analyze_promotes_an_equivalent_canary(live):
         live.wait_for(client, lambda r: r["effective_weight"] == 50)
     _send(live, 1500, seed=11)
     code, out = _analyze(live)
+    print(out)
     assert code == 0 and "verdict: promote" in out, out
 
 
@@ -266,6 +273,7 @@ def test_analyze_rolls_back_a_constant_score_canary(live):
         )
     _send(live, 1500, seed=12)
     code, out = _analyze(live)
+    print(out)
     assert code == 4 and "verdict: rollback" in out, out
     assert "distributed differently" in out
 
@@ -283,4 +291,5 @@ def test_shadow_mode_answers_with_stable_and_records_disagreement(live):
             tracks.update(p["track"] for p in r.json()["predictions"])
         assert tracks == Counter({"stable": 500})
         report = live.wait_for(client, lambda r: r["shadow"]["compared"] >= 500)
+        print(f"shadow: {report['shadow']}")
         assert report["shadow"]["agreement"] < 0.9  # a constant score can't match the bands
