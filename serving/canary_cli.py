@@ -105,7 +105,7 @@ def status(
         if r["canary_problem"]:
             typer.echo(f"  canary problem: {r['canary_problem']}")
         for track, t in r["tracks"].items():
-            served = sum(1 for _ in t["scores"])
+            served = len(t["scores"])
             share = t["orders"] / max(1, sum(x["orders"] for x in r["tracks"].values()))
             typer.echo(
                 f"  {track:<7} {r['tags'].get(track, '-'):<36} orders {t['orders']:>8} "

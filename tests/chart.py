@@ -34,15 +34,22 @@ def run_helm(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def template(*values: str, sets: dict[str, Any] | None = None, check: bool = True) -> str:
+    """`helm template` output (or its error with check=False); same arguments, one run."""
+    code, out = _template(values, tuple((k, str(v)) for k, v in (sets or {}).items()))
+    if check:
+        assert code == 0, out
+    return out
+
+
+@cache
+def _template(values: tuple[str, ...], sets: tuple[tuple[str, str], ...]) -> tuple[int, str]:
     args = ["template", "ocs", str(CHART), "--namespace", "ocs"]
     for f in values:
         args += ["-f", str(CHART / f)]
-    for key, value in (sets or {}).items():
+    for key, value in sets:
         args += ["--set", f"{key}={value}"]
     done = run_helm(*args)
-    if check:
-        assert done.returncode == 0, done.stderr
-    return done.stdout if done.returncode == 0 else done.stderr
+    return done.returncode, done.stdout if done.returncode == 0 else done.stderr
 
 
 def documents(rendered: str) -> list[dict[str, Any]]:
