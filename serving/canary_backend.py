@@ -24,6 +24,7 @@ from serving.metrics import LATENCY_BUCKETS, Metrics
 
 log = logging.getLogger(__name__)
 RETRY_DESCRIBE_S = 5.0
+DESCRIBE_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,8 @@ class CanaryBackend:
         if self.canary is None or self.canary_ready or time.monotonic() < self._next_describe:
             return
         try:
-            desc = await self.canary.describe()
+            # bounded: a canary that never comes up must not hold stable's readiness
+            desc = await asyncio.wait_for(self.canary.describe(), DESCRIBE_TIMEOUT_S)
         except Exception as exc:
             self._next_describe = time.monotonic() + RETRY_DESCRIBE_S
             self.canary_problem = f"canary Predictor not ready: {type(exc).__name__}: {exc}"

@@ -221,3 +221,18 @@ def test_build_app_binds_a_canary_predictor_only_with_a_canary_tag(tmp_path):
     assert canary.name == "PredictorCanary" and canary.init_args[1] == "cancel-predictor:x"
     stable = with_canary._bound_deployment.init_args[0]._bound_deployment
     assert stable.name == "Predictor" and stable.init_args[1:] == ()
+
+
+def test_a_canary_that_never_answers_does_not_hold_stable(monkeypatch):
+    from serving import canary_backend
+
+    monkeypatch.setattr(canary_backend, "DESCRIBE_TIMEOUT_S", 0.05)
+    hung = Backend("c3", 0.9)
+
+    async def never():
+        await asyncio.sleep(3600)
+
+    hung.describe = never
+    backend, _, out = _routed(hung, {"enabled": True, "weight": 100})
+    assert {s.track for s in out} == {"stable"} and hung.calls == 0
+    assert "not ready" in backend.report()["canary_problem"]
