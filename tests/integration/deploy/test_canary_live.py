@@ -259,6 +259,22 @@ def test_analyze_promotes_an_equivalent_canary(live):
     code, out = _analyze(live)
     print(out)
     assert code == 0 and "verdict: promote" in out, out
+    from serving.cli import app
+
+    args = ["--url", live.url, "--key", live.key]
+    status = CliRunner().invoke(app, ["canary", "status", *args])
+    assert status.exit_code == 0 and "weight=50" in status.output, status.output
+    assert live.tags["equivalent"] in status.output
+    promote = CliRunner().invoke(app, ["canary", "promote", *args])  # reads the canary's tag live
+    assert f"--set predictor.stable.modelTag={live.tags['equivalent']}" in promote.output
+    with httpx.Client(base_url=live.url, timeout=60) as client:
+        metrics = client.get("/metrics").text
+    version = live.tags["equivalent"].split(":")[1]
+    assert (
+        f'ocs_predictions_total{{model_version="{version}",risk="low",track="canary"}}' in metrics
+    )
+    assert 'ocs_track_scoring_duration_seconds_count{track="canary"}' in metrics
+    assert "ocs_canary_weight_percent 50.0" in metrics
 
 
 def test_analyze_rolls_back_a_constant_score_canary(live):
