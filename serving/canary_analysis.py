@@ -33,6 +33,7 @@ class Thresholds:
     max_ks_statistic: float = 0.15
     min_agreement: float = 0.9
     max_accuracy_drop: float = 0.02
+    max_brier_increase: float = 0.01
     min_outcomes: int = 50
 
     @classmethod
@@ -46,6 +47,7 @@ class Thresholds:
             max_ks_statistic=s.canary_max_ks_statistic,
             min_agreement=s.canary_min_agreement,
             max_accuracy_drop=s.canary_max_accuracy_drop,
+            max_brier_increase=s.canary_max_brier_increase,
         )
 
 
@@ -58,6 +60,7 @@ class TrackFigures:
     p95_s: float | None
     mean_score: float | None
     accuracy: float | None
+    brier: float | None
     outcomes: int
 
 
@@ -98,7 +101,8 @@ def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
 def _figures(t: dict[str, Any], outcomes: dict[str, bool]) -> TrackFigures:
     latencies = np.asarray(t["latencies_s"], dtype=float)
     scores = np.asarray([s for _, s in t["scores"]], dtype=float)
-    judged = [(s >= 0.5) == outcomes[o] for o, s in t["scores"] if o in outcomes]
+    known = [(s, outcomes[o]) for o, s in t["scores"] if o in outcomes]
+    judged = [(s >= 0.5) == y for s, y in known]
     return TrackFigures(
         orders=t["orders"],
         calls=t["calls"],
@@ -107,6 +111,7 @@ def _figures(t: dict[str, Any], outcomes: dict[str, bool]) -> TrackFigures:
         p95_s=float(np.percentile(latencies, 95)) if latencies.size else None,
         mean_score=float(scores.mean()) if scores.size else None,
         accuracy=float(np.mean(judged)) if judged else None,
+        brier=float(np.mean([(s - y) ** 2 for s, y in known])) if known else None,
         outcomes=len(judged),
     )
 
@@ -178,6 +183,15 @@ def analyze(
             "realized_accuracy",
             stable.accuracy - canary.accuracy <= th.max_accuracy_drop,
             f"realized accuracy canary {canary.accuracy:.3f} vs stable {stable.accuracy:.3f}",
+        )
+        # Accuracy at 0.5 rewards a model that always says "fulfilled" when few orders are
+        # cancelled; the Brier score also sees how far each probability was from the outcome.
+        assert stable.brier is not None and canary.brier is not None
+        check(
+            "realized_brier",
+            canary.brier - stable.brier <= th.max_brier_increase,
+            f"realized Brier score canary {canary.brier:.4f} vs stable {stable.brier:.4f} "
+            f"(more than +{th.max_brier_increase})",
         )
     if out.verdict is Verdict.promote:
         out.reasons.append(f"all {len(out.checks)} checks passed: " + ", ".join(out.checks))

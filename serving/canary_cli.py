@@ -155,9 +155,10 @@ def analyze(
         for track, f in result.tracks.items():
             p95 = f"{f.p95_s * 1000:.1f} ms" if f.p95_s is not None else "-"
             acc = f"{f.accuracy:.3f} ({f.outcomes})" if f.accuracy is not None else "-"
+            brier = f"{f.brier:.4f}" if f.brier is not None else "-"
             typer.echo(
                 f"  {track:<7} orders {f.orders:>8}  error rate {f.error_rate:.3%}  p95 {p95}"
-                f"  accuracy {acc}"
+                f"  accuracy {acc}  brier {brier}"
             )
         if result.ks_statistic is not None:
             typer.echo(f"  KS D={result.ks_statistic:.3f} p={result.ks_pvalue:.3g}")

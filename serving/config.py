@@ -92,6 +92,7 @@ class Settings(BaseSettings):
     canary_max_ks_statistic: float = Field(0.15, gt=0, le=1, description="score shift allowed")
     canary_min_agreement: float = Field(0.9, ge=0, le=1, description="shadow risk-band agreement")
     canary_max_accuracy_drop: float = Field(0.02, ge=0, le=1, description="realized accuracy")
+    canary_max_brier_increase: float = Field(0.01, ge=0, le=1, description="realized Brier score")
 
     @field_validator("model_tag")
     @classmethod

@@ -53,7 +53,9 @@ class Live:
     tags: dict[str, str]
     state_dir: str
     orders: list[dict[str, Any]]
+    cancelled: list[bool]  # the true outcome of each of `orders`
     deployed: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: dict[str, bool] = field(default_factory=dict)  # order id sent -> outcome
 
     def render(self, canary: str, weight: int, shadow: bool = False) -> dict[str, Any]:
         docs = chart.documents(
@@ -104,8 +106,12 @@ class Live:
         raise AssertionError(f"the deployment did not reach the expected state: {last}")
 
     def batch(self, rng: random.Random, n: int = 50) -> dict[str, Any]:
-        chosen = rng.sample(self.orders, n)
-        return {"orders": [{**o, "order_id": f"live-{rng.getrandbits(48):x}"} for o in chosen]}
+        out = []
+        for i in rng.sample(range(len(self.orders)), n):
+            order_id = f"live-{rng.getrandbits(48):x}"
+            self.outcomes[order_id] = self.cancelled[i]
+            out.append({**self.orders[i], "order_id": order_id})
+        return {"orders": out}
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +146,7 @@ def live(tmp_path_factory, trained, orders_df, spec) -> Iterator[Live]:
         tags=tags,
         state_dir=str(state),
         orders=orders_from_frame(orders_df.tail(400), spec),
+        cancelled=list(orders_df.tail(400)["outcome"] == "cancelled"),
     )
     try:
         yield setup
@@ -242,12 +249,11 @@ def _send(live: Live, orders: int, seed: int) -> None:
             assert r.status_code == 200, r.text
 
 
-def _analyze(live: Live) -> tuple[int, str]:
+def _analyze(live: Live, *extra: str) -> tuple[int, str]:
     from serving.cli import app
 
-    result = CliRunner().invoke(
-        app, ["canary", "analyze", "--url", live.url, "--key", live.key, "--polls", "2"]
-    )
+    args = ["canary", "analyze", "--url", live.url, "--key", live.key, "--polls", "2", *extra]
+    result = CliRunner().invoke(app, args)
     return result.exit_code, result.output
 
 
@@ -277,7 +283,7 @@ def test_analyze_promotes_an_equivalent_canary(live):
     assert "ocs_canary_weight_percent 50.0" in metrics
 
 
-def test_analyze_rolls_back_a_constant_score_canary(live):
+def test_analyze_rolls_back_a_constant_score_canary(live, tmp_path):
     live.deploy(live.render("broken", weight=50))
     broken_version = live.tags["broken"].split(":")[1]
     with httpx.Client(base_url=live.url, timeout=60) as client:
@@ -288,10 +294,20 @@ def test_analyze_rolls_back_a_constant_score_canary(live):
             timeout=300,
         )
     _send(live, 1500, seed=12)
-    code, out = _analyze(live)
+    import pandas as pd
+
+    outcomes = tmp_path / "outcomes.csv"
+    known = pd.DataFrame(
+        {"order_id": list(live.outcomes), "cancelled": list(live.outcomes.values())}
+    )
+    known.astype({"cancelled": int}).to_csv(outcomes, index=False)
+    code, out = _analyze(live, "--outcomes", str(outcomes))
     print(out)
     assert code == 4 and "verdict: rollback" in out, out
     assert "distributed differently" in out
+    # accuracy alone can favour a constant "fulfilled" when few orders are cancelled; the
+    # Brier score sees that every probability is the same
+    assert out.count("accuracy 0.") == 2 and "realized Brier score canary" in out
 
 
 def test_shadow_mode_answers_with_stable_and_records_disagreement(live):

@@ -110,7 +110,12 @@ def test_analysis_checks_errors_latency_agreement_and_accuracy(scores):
     outcomes |= {f"c{i}": s < 0.5 for i, s in enumerate(b)}  # canary always wrong
     acc = analyze(_report(_track(a), _track(b, prefix="c")), th, outcomes)
     assert acc.tracks["stable"].accuracy == 1.0 and acc.tracks["canary"].accuracy == 0.0
-    assert acc.checks["realized_accuracy"] is False
+    assert acc.checks["realized_accuracy"] is False and acc.checks["realized_brier"] is False
+    # a constant "not cancelled" on rare cancellations: accuracy holds up, Brier does not
+    rare = {f"o{i}": i % 10 == 0 for i in range(1000)} | {f"c{i}": i % 10 == 0 for i in range(1000)}
+    good = [0.45 if i % 10 == 0 else 0.05 for i in range(1000)]  # right on 90%, as is flat
+    flat = analyze(_report(_track(good), _track([0.3] * 1000, prefix="c")), th, rare)
+    assert flat.checks["realized_accuracy"] is True and flat.checks["realized_brier"] is False
 
 
 def test_analysis_holds_with_too_little_traffic(scores):
