@@ -20,6 +20,7 @@ from serving.errors import ApiError
 from serving.predict import order_records
 from serving.schemas import OrderIn
 from serving.scoring import Scorer
+from training.bands import band
 from training.registry import Registry
 
 
@@ -29,6 +30,7 @@ class CancelService:
         self.settings = get_settings()
         self.scorer = Scorer(Registry(self.settings.registry_path), self.settings.model_tag)
         self.keys = KeyRing(all_keys(self.settings))
+        self.thresholds = self.settings.risk_thresholds(self.scorer.artifact.bands)
 
     @bentoml.api(route="/v1/predict")
     async def predict(self, orders: list[OrderIn], ctx: bentoml.Context) -> dict[str, Any]:
@@ -48,7 +50,7 @@ class CancelService:
                     "order_id": o.order_id,
                     "dealer_id": o.dealer_id,
                     "probability": p,
-                    "risk": self.settings.risk_band(p),
+                    "risk": band(p, self.thresholds),
                     "model_version": version,
                     "track": "stable",
                 }

@@ -66,11 +66,7 @@ def create_app(
     async def models(service: ServiceDep, _: PredictKey) -> ModelsResponse:
         """The model being served, its features and its evaluation metrics."""
         return ModelsResponse(
-            models=[await service.model_info()],
-            risk_thresholds={
-                "medium": settings.risk_medium_threshold,
-                "high": settings.risk_high_threshold,
-            },
+            models=[await service.model_info()], risk_thresholds=await service.risk_thresholds()
         )
 
     @app.post("/v1/predict", response_model=PredictResponse, tags=["predict"])

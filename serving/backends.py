@@ -18,6 +18,10 @@ class PredictionBackend(Protocol):
 
     async def predict(self, records: list[dict[str, Any]]) -> list[float]: ...
 
+    async def explain(
+        self, records: list[dict[str, Any]], k: int, steps: int
+    ) -> list[list[dict[str, Any]]]: ...
+
 
 class LocalBackend:
     """Scores in this process (the plain-uvicorn app); the model loads in the background."""
@@ -48,6 +52,11 @@ class LocalBackend:
             return await asyncio.to_thread(self.scorer.score, records)
         return self.scorer.score(records)
 
+    async def explain(
+        self, records: list[dict[str, Any]], k: int, steps: int
+    ) -> list[list[dict[str, Any]]]:
+        return await asyncio.to_thread(self.scorer.explain, records, k, steps)
+
 
 class HandleBackend:
     """Scores in the Predictor deployment through a Ray Serve handle, coalescing calls."""
@@ -70,3 +79,9 @@ class HandleBackend:
 
     async def predict(self, records: list[dict[str, Any]]) -> list[float]:
         return await self._coalescer.submit(records)
+
+    async def explain(
+        self, records: list[dict[str, Any]], k: int, steps: int
+    ) -> list[list[dict[str, Any]]]:
+        result: list[list[dict[str, Any]]] = await self.handle.explain.remote(records, k, steps)
+        return result

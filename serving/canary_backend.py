@@ -19,8 +19,9 @@ from prometheus_client import Counter, Gauge, Histogram
 from serving.backends import PredictionBackend
 from serving.canary import CanarySettings, Track, split
 from serving.canary_stats import CanaryStats
-from serving.config import Settings
+from serving.config import ConfigError, Settings
 from serving.metrics import LATENCY_BUCKETS, Metrics
+from training.bands import FALLBACK, band
 
 log = logging.getLogger(__name__)
 RETRY_DESCRIBE_S = 5.0
@@ -83,6 +84,7 @@ class CanaryBackend:
         self.config = CanarySettings.from_user_config(None)
         self.versions: dict[str, str] = {}
         self.tags: dict[str, str] = {}
+        self.thresholds: dict[str, dict[str, float]] = {}  # each model's own risk bands
         self.canary_problem = "" if canary else "no canary Predictor is deployed"
         self._next_describe = 0.0
         self._stable_desc: dict[str, Any] | None = None
@@ -102,6 +104,7 @@ class CanaryBackend:
         desc = await self.stable.describe()
         self.versions["stable"] = desc["version"]
         self.tags["stable"] = desc["tag"]
+        self.thresholds["stable"] = self._bands(desc)
         self._stable_desc = desc
         await self._describe_canary(desc)
         return desc
@@ -127,11 +130,24 @@ class CanaryBackend:
             return
         self.versions["canary"] = desc["version"]
         self.tags["canary"] = desc["tag"]
+        self.thresholds["canary"] = self._bands(desc)
         self.canary_problem = ""
         self.metrics.weight.set(self.config.effective_weight(True))
 
+    def _bands(self, desc: dict[str, Any]) -> dict[str, float]:
+        try:
+            return self.settings.risk_thresholds(desc["risk_bands"])
+        except (KeyError, ConfigError):  # PredictService reports a stable model's problem
+            return dict(FALLBACK)
+
     async def predict(self, records: list[dict[str, Any]]) -> list[float]:
         return [s.probability for s in await self.predict_tracked(None, records)]
+
+    async def explain(
+        self, records: list[dict[str, Any]], k: int, steps: int
+    ) -> list[list[dict[str, Any]]]:
+        """Explanations come from the stable model."""
+        return await self.stable.explain(records, k, steps)
 
     async def predict_tracked(
         self, order_ids: list[str] | None, records: list[dict[str, Any]]
@@ -203,12 +219,12 @@ class CanaryBackend:
         except Exception:
             log.exception("shadow scoring on the canary failed")
             return
-        band = self.settings.risk_band
-        agree = [band(a) == band(b) for a, b in zip(stable, canary, strict=True)]
+        # each score in its own model's bands: agreement is about the decision taken
+        ours = [band(a, self.thresholds["stable"]) for a in stable]
+        theirs = [band(b, self.thresholds["canary"]) for b in canary]
+        agree = [a == b for a, b in zip(ours, theirs, strict=True)]
         self.stats.record_shadow(
-            [band(a) for a in stable],
-            [band(b) for b in canary],
-            sum(abs(a - b) for a, b in zip(stable, canary, strict=True)),
+            ours, theirs, sum(abs(a - b) for a, b in zip(stable, canary, strict=True))
         )
         self.metrics.shadow.labels("true").inc(sum(agree))
         self.metrics.shadow.labels("false").inc(len(agree) - sum(agree))

@@ -74,17 +74,40 @@ def data_synth(
     typer.echo(f"bayes_optimal_accuracy {synth.bayes_accuracy(df):.4f}")
 
 
+TABLE_COLUMNS = ["roc_auc", "accuracy", "log_loss", "brier", "ece"]
+
+
+def _print_table(title: str, rows: dict[str, dict[str, float]], columns: list[str]) -> None:
+    width = max(len(r) for r in rows) + 2
+    typer.echo(title)
+    typer.echo(f"{'':<{width}}" + "".join(f"{c:>20}" for c in columns))
+    for name, values in rows.items():
+        cells = "".join(f"{values.get(c, float('nan')):>20.4f}" for c in columns)
+        typer.echo(f"{name:<{width}}{cells}")
+
+
 @app.command()
 def train(
-    data: Annotated[Path, typer.Option(help=".csv or .parquet with the spec's columns")],
     spec: Annotated[str, typer.Option(help="shipped spec name or path to a YAML spec")],
+    data: Annotated[
+        Path | None,
+        typer.Option(help=".csv or .parquet; default: the spec's data_file in OCS_DATA_DIR"),
+    ] = None,
     seed: int = 0,
-    epochs: Annotated[int, typer.Option(min=1)] = 60,
+    epochs: Annotated[int | None, typer.Option(min=1, help="default: from the spec")] = None,
+    ensemble: Annotated[int | None, typer.Option(min=1, max=16, help="networks averaged")] = None,
+    baselines: Annotated[
+        bool, typer.Option("--baselines", help="also fit LR, HistGB and LightGBM; one table")
+    ] = False,
+    report: Annotated[
+        Path | None, typer.Option(help="write an HTML report here; saved with the model too")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON line")] = False,
 ) -> None:
     """Train a model on a data set and register it."""
-    from training.data import DataError, read_table
+    from training.data import DataError
     from training.features import FeatureError
+    from training.loaders import load_dataset
     from training.pipeline import train_and_register
     from training.spec import SpecError, load_spec
     from training.train import TrainParams
@@ -92,22 +115,46 @@ def train(
     s = settings()
     try:
         feature_spec = load_spec(spec)
-        df = read_table(data)
-        tag, result = train_and_register(
-            df, feature_spec, _registry(s), source=str(data), params=TrainParams(seed, epochs)
+        source, df = load_dataset(feature_spec, data, s.data_dir)
+        params = TrainParams.for_spec(feature_spec, seed=seed, epochs=epochs, ensemble=ensemble)
+        run = train_and_register(
+            df,
+            feature_spec,
+            _registry(s),
+            source=str(source),
+            params=params,
+            progress=not as_json,
+            baselines=baselines,
+            report_dir=report,
         )
     except (SpecError, DataError, FeatureError) as exc:
         fail(str(exc))
+    result = run.result
     if as_json:
-        line = {"tag": tag, "metrics": result.metrics, "split": result.split_kind}
+        line = {
+            "tag": run.tag,
+            "protocol": feature_spec.protocol,
+            "metrics": result.metrics,
+            "split": result.split_kind,
+            "risk_bands": result.artifact.bands,
+            "temperature": result.artifact.calibrator.temperature,
+            "baselines": run.comparison,
+            "report": str(run.report) if run.report else None,
+        }
         typer.echo(json.dumps(_clean(line)))
         return
-    typer.echo(f"registered {tag}  ({result.split_kind} split, best epoch {result.best_epoch})")
-    keys = ["roc_auc", "accuracy", "log_loss", "brier", "bayes_accuracy", "accuracy_vs_bayes"]
-    typer.echo(f"{'split':<6}" + "".join(f"{k:>18}" for k in keys))
-    for part, values in result.metrics.items():
-        cells = "".join(f"{values.get(k, float('nan')):>18.4f}" for k in keys)
-        typer.echo(f"{part:<6}{cells}")
+    typer.echo(f"registered {run.tag}  ({result.split_kind} split, best epoch {result.best_epoch})")
+    extra: list[str] = [
+        k for k in ("bayes_accuracy", "accuracy_vs_bayes") if k in result.metrics["test"]
+    ]
+    _print_table("network (calibrated)", result.metrics, TABLE_COLUMNS + extra)
+    if run.comparison:
+        protocol = feature_spec.protocol or feature_spec.name
+        columns = [*TABLE_COLUMNS, "fit_seconds", "predict_ms_per_1000"]
+        _print_table(f"test split, {protocol}", run.comparison, columns)
+    typer.echo(f"risk bands {result.artifact.bands}")
+    if run.report:
+        typer.echo(f"report {run.report}")
 
 
 @models_app.command("list")
@@ -144,6 +191,8 @@ def models_show(
         "labels": record.labels,
         **record.metadata,
     }
+    if "report" in record.metadata:
+        out["report"] = str(record.path / record.metadata["report"])
     typer.echo(json.dumps(_clean(out), indent=2, default=str))
 
 

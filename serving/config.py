@@ -55,8 +55,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
 
-    risk_medium_threshold: float = Field(0.35, gt=0, lt=1)
-    risk_high_threshold: float = Field(0.6, gt=0, lt=1)
+    risk_medium_threshold: float | None = Field(
+        None, gt=0, lt=1, description="override the served model's medium band (from validation)"
+    )
+    risk_high_threshold: float | None = Field(
+        None, gt=0, lt=1, description="override the served model's high band (from validation)"
+    )
+    explain_steps: int = Field(16, ge=2, le=256, description="integration nodes per explanation")
 
     max_orders_per_request: int = Field(1000, ge=1)
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
@@ -103,7 +108,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        if self.risk_medium_threshold >= self.risk_high_threshold:
+        medium, high = self.risk_medium_threshold, self.risk_high_threshold
+        if medium is not None and high is not None and medium >= high:
             raise ValueError(
                 "OCS_RISK_MEDIUM_THRESHOLD must be below OCS_RISK_HIGH_THRESHOLD "
                 f"({self.risk_medium_threshold} >= {self.risk_high_threshold})"
@@ -133,12 +139,19 @@ class Settings(BaseSettings):
     def api_keys_path(self) -> Path:
         return self.api_keys_file or self.state_dir / "api_keys.json"
 
-    def risk_band(self, probability: float) -> str:
-        if probability >= self.risk_high_threshold:
-            return "high"
-        if probability >= self.risk_medium_threshold:
-            return "medium"
-        return "low"
+    def risk_thresholds(self, model_bands: dict[str, float]) -> dict[str, float]:
+        """The model's bands (chosen on its validation data) with any override from settings."""
+        out = dict(model_bands)
+        if self.risk_medium_threshold is not None:
+            out["medium"] = self.risk_medium_threshold
+        if self.risk_high_threshold is not None:
+            out["high"] = self.risk_high_threshold
+        if out["medium"] >= out["high"]:
+            raise ConfigError(
+                f"risk bands medium {out['medium']} >= high {out['high']}: an OCS_RISK_*_THRESHOLD "
+                "override conflicts with the model's bands; set both"
+            )
+        return out
 
     def for_replicas(self) -> dict[str, Any]:
         """Plain values to rebuild these settings inside a Ray Serve replica.

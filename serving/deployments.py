@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import torch
@@ -43,6 +44,12 @@ class Predictor:
 
     def describe(self) -> dict[str, Any]:
         return self.scorer.describe()
+
+    async def explain(
+        self, records: list[dict[str, Any]], k: int, steps: int
+    ) -> list[list[dict[str, Any]]]:
+        """Not batched: explanations cost ~steps forward and backward passes per order."""
+        return await asyncio.to_thread(self.scorer.explain, records, k, steps)
 
     @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.0)
     async def predict(self, batches: list[list[dict[str, Any]]]) -> list[list[float]]:

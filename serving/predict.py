@@ -8,10 +8,11 @@ from typing import Any
 
 from serving.backends import PredictionBackend
 from serving.canary_backend import Scored
-from serving.config import Settings
+from serving.config import ConfigError, Settings
 from serving.errors import ApiError
 from serving.metrics import Metrics
 from serving.schemas import FeatureInfo, ModelInfo, OrderIn, Prediction, PredictRequest
+from training.bands import band
 from training.spec import FeatureSpec
 from training.validation import check_records
 
@@ -53,6 +54,7 @@ class PredictService:
         self.metrics = metrics
         self._description: dict[str, Any] | None = None
         self._spec: FeatureSpec | None = None
+        self._thresholds: dict[str, float] = {}
         self._lock = asyncio.Lock()
 
     async def description(self) -> dict[str, Any]:
@@ -65,6 +67,10 @@ class PredictService:
                     except Exception as exc:
                         raise ModelNotReady(f"{type(exc).__name__}: {exc}") from exc
                     self._spec = FeatureSpec.from_dict(desc["spec"], source=desc["tag"])
+                    try:
+                        self._thresholds = self.settings.risk_thresholds(desc["risk_bands"])
+                    except ConfigError as exc:
+                        raise ModelNotReady(str(exc)) from exc
                     self._description = desc
         return self._description
 
@@ -89,6 +95,10 @@ class PredictService:
             metrics=desc.get("metrics", {}),
         )
 
+    async def risk_thresholds(self) -> dict[str, float]:
+        await self.description()
+        return self._thresholds
+
     def records(self, request: PredictRequest, spec: FeatureSpec) -> list[dict[str, Any]]:
         limit = self.settings.max_orders_per_request
         if len(request.orders) > limit:
@@ -112,10 +122,17 @@ class PredictService:
         desc = await self.description()
         assert self._spec is not None
         records = self.records(request, self._spec)
-        scored = await self._score(request, records, desc["version"])
+        # explanations come from the stable model, whichever track scores the order
+        if request.explain:
+            scored, factors = await asyncio.gather(
+                self._score(request, records, desc["version"]),
+                self.backend.explain(records, request.top_k, self.settings.explain_steps),
+            )
+        else:
+            scored, factors = await self._score(request, records, desc["version"]), None
         out = []
-        for order, s in zip(request.orders, scored, strict=True):
-            risk = self.settings.risk_band(s.probability)
+        for i, (order, s) in enumerate(zip(request.orders, scored, strict=True)):
+            risk = band(s.probability, self._thresholds)
             self.metrics.predictions.labels(s.model_version, s.track, risk).inc()
             out.append(
                 Prediction(
@@ -125,6 +142,7 @@ class PredictService:
                     risk=risk,  # type: ignore[arg-type]
                     model_version=s.model_version,
                     track=s.track,
+                    factors=factors[i] if factors is not None else None,
                 )
             )
         return out

@@ -26,15 +26,28 @@ class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     orders: list[OrderIn] = Field(min_length=1, description="1 to N orders (N from settings)")
+    explain: bool = Field(False, description="add each order's top factors")
+    top_k: int = Field(5, ge=1, le=50, description="factors per order when explain is true")
+
+
+class Factor(BaseModel):
+    feature: str
+    value: Any = Field(description="the order's value of the feature")
+    contribution: float = Field(
+        description="log-odds this feature adds to the cancellation risk, against an average "
+        "training order; the contributions of all features sum to the order's log-odds minus "
+        "the average order's"
+    )
 
 
 class Prediction(BaseModel):
     order_id: str
     dealer_id: str | None
     probability: float = Field(description="probability that the order will be cancelled")
-    risk: Risk = Field(description="band from the risk thresholds in settings")
+    risk: Risk = Field(description="band from the model's risk thresholds (GET /v1/models)")
     model_version: str
     track: Track = "stable"
+    factors: list[Factor] | None = Field(None, description="top factors, when explain is true")
 
 
 class PredictResponse(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from training.explain import explain, top_factors
 from training.registry import Registry
 from training.spec import FeatureSpec
 
@@ -26,7 +27,15 @@ class Scorer:
             "created": self.record.created.isoformat(timespec="seconds"),
             "spec": self.spec.to_dict(),
             "metrics": self.record.metadata.get("metrics", {}),
+            "risk_bands": self.artifact.bands,
         }
 
     def score(self, records: Sequence[Mapping[str, Any]]) -> list[float]:
         return [float(p) for p in self.artifact.predict_records(records)]
+
+    def explain(
+        self, records: Sequence[Mapping[str, Any]], k: int, steps: int
+    ) -> list[list[dict[str, Any]]]:
+        """Top-k factors per order (integrated gradients, log-odds units)."""
+        encoded = self.artifact.preprocessor.transform_records(records)
+        return top_factors(explain(self.artifact, encoded, steps), records, k)

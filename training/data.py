@@ -50,16 +50,15 @@ class Split:
     kind: str  # "temporal" or "random"
 
 
-def split(
-    df: pd.DataFrame, spec: FeatureSpec, valid_fraction: float, test_fraction: float, seed: int
-) -> Split:
-    """Temporal split when the spec has a time column (test is the latest period), else random."""
-    if not 0 < valid_fraction < 1 or not 0 < test_fraction < 1:
-        raise DataError("valid and test fractions must be between 0 and 1")
+def split(df: pd.DataFrame, spec: FeatureSpec, seed: int) -> Split:
+    """Cut by the spec's ``split``: temporal when there is a time column, else random.
+
+    Temporal: test is the rows from ``split.test_from`` on (or the latest ``test_fraction``);
+    validation is the latest ``valid_fraction`` of what comes before, so early stopping and
+    calibration see the period closest to the test.
+    """
+    rule = spec.split
     n = len(df)
-    n_test, n_valid = round(n * test_fraction), round(n * valid_fraction)
-    if n - n_test - n_valid < 10 or n_valid < 10 or n_test < 10:
-        raise DataError(f"{n} rows are too few to split into train, validation and test")
     if spec.time_column:
         if spec.time_column not in df.columns:
             raise DataError(f"time column {spec.time_column!r} is not in the data")
@@ -72,6 +71,17 @@ def split(
         order = np.random.default_rng(seed).permutation(n)
         kind = "random"
     ordered = df.iloc[order].reset_index(drop=True)
+    if rule.test_from is not None:
+        sorted_times = pd.to_datetime(ordered[spec.time_column])
+        n_test = int((sorted_times >= pd.Timestamp(rule.test_from)).sum())
+        n_valid = round((n - n_test) * rule.valid_fraction)
+    else:
+        n_test, n_valid = round(n * rule.test_fraction), round(n * rule.valid_fraction)
+    if n - n_test - n_valid < 10 or n_valid < 10 or n_test < 10:
+        raise DataError(
+            f"{n} rows split into {n - n_test - n_valid} train, {n_valid} validation and "
+            f"{n_test} test rows: each part needs at least 10"
+        )
     cut_valid, cut_test = n - n_test - n_valid, n - n_test
     return Split(ordered[:cut_valid], ordered[cut_valid:cut_test], ordered[cut_test:], kind)
 

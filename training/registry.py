@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,7 @@ from bentoml.exceptions import NotFound
 from training.artifact import ModelArtifact
 
 MODEL_NAME = "cancel-predictor"
+REPORT_DIR = "report"
 
 
 class RegistryError(LookupError):
@@ -77,14 +79,20 @@ class Registry:
         artifact: ModelArtifact,
         metadata: dict[str, Any],
         labels: dict[str, str] | None = None,
+        attachments: Path | None = None,
     ) -> str:
-        """Store the artifact as a new version; returns its full tag."""
+        """Store the artifact as a new version; returns its full tag.
+
+        ``attachments``: a folder (the training report) copied into the model as ``report/``.
+        """
         meta = {"code_version": code_version(), **metadata}
         labels = {"spec": artifact.spec.name, "stage": "candidate", **(labels or {})}
         with bentoml.models.create(
             MODEL_NAME, labels=labels, metadata=meta, _model_store=self._store
         ) as model:
             artifact.save(Path(model.path))
+            if attachments is not None:
+                shutil.copytree(attachments, Path(model.path) / REPORT_DIR)
             tag = str(model.tag)
         artifact.tag = tag
         return tag

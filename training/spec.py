@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -76,9 +77,49 @@ class Label(_Strict):
     positive: str | int | bool = Field(1, description="the label value that means cancelled")
 
 
+class SplitSpec(_Strict):
+    """How a data set is cut into train, validation and test; the latest rows are held out."""
+
+    test_from: date | None = Field(
+        default=None, description="rows at or after this date are the test set (needs time_column)"
+    )
+    valid_fraction: float = Field(default=0.15, gt=0, lt=1, description="latest part of the rest")
+    test_fraction: float = Field(
+        default=0.15, gt=0, lt=1, description="used when test_from is unset"
+    )
+
+
+class TrainingDefaults(_Strict):
+    """Hyperparameters a data set trains best with; command-line options override them."""
+
+    epochs: int | None = Field(default=None, ge=1)
+    ensemble: int | None = Field(
+        default=None, ge=1, le=16, description="members averaged in logits"
+    )
+    hidden: list[int] | None = None
+    dropout: float | None = Field(default=None, ge=0, lt=1)
+    learning_rate: float | None = Field(default=None, gt=0)
+    weight_decay: float | None = Field(default=None, ge=0)
+    batch_size: int | None = Field(default=None, ge=8)
+    calibration: Literal["temperature", "isotonic", "none"] | None = None
+
+    def overrides(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
 class FeatureSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
+    protocol: str | None = Field(default=None, description="name of the evaluation protocol")
+    data_file: str | None = Field(default=None, description="default data file, under OCS_DATA_DIR")
+    loader: str | None = Field(
+        default=None, description="named preparation step (training/loaders.py)"
+    )
+    drop_columns: list[str] = Field(
+        default_factory=list, description="removed before anything else: leaks, late columns"
+    )
+    split: SplitSpec = Field(default_factory=lambda: SplitSpec())
+    training: TrainingDefaults = Field(default_factory=lambda: TrainingDefaults())
     id_column: str
     label: Label
     time_column: str | None = None
@@ -99,6 +140,14 @@ class FeatureSpec(_Strict):
         for field, column in reserved.items():
             if column is not None and column in self.features:
                 raise ValueError(f"{field} {column!r} must not also be listed as a feature")
+        used = {self.id_column, self.label.column, *self.features}
+        if self.time_column is not None:
+            used.add(self.time_column)
+        dropped = sorted(used.intersection(self.drop_columns))
+        if dropped:
+            raise ValueError(f"drop_columns {dropped} are also used by the spec")
+        if self.split.test_from is not None and self.time_column is None:
+            raise ValueError("split.test_from needs a time_column")
         if self.dealer_column is not None and self.dealer_column not in self.features:
             # The dealer is both routing context and, usually, a strong feature.
             raise ValueError(f"dealer_column {self.dealer_column!r} must be one of the features")

@@ -17,6 +17,8 @@ from serving.auth import all_keys
 from serving.backends import LocalBackend
 from serving.payload import orders_from_frame
 from tests.integration.conftest import wait_ready
+from training.bands import band
+from training.explain import explain
 from training.registry import Registry
 
 
@@ -50,17 +52,39 @@ def _error(response: httpx.Response) -> dict:
     return body["error"]
 
 
-def test_predict_returns_probability_risk_and_version(client, auth, orders, deployment):
+def test_predict_returns_probability_risk_and_version(client, auth, orders, deployment, trained):
     r = client.post("/v1/predict", json={"orders": orders[:3]}, headers=auth)
     assert r.status_code == 200, r.text
     preds = r.json()["predictions"]
     version = deployment.tag.split(":")[1]
     assert [p["order_id"] for p in preds] == [o["order_id"] for o in orders[:3]]
-    settings = deployment.settings()
+    bands = deployment.settings().risk_thresholds(trained.artifact.bands)
     for p in preds:
         assert 0 < p["probability"] < 1
-        assert p["risk"] == settings.risk_band(p["probability"])
+        assert p["risk"] == band(p["probability"], bands)
         assert p["model_version"] == version and p["track"] == "stable"
+        assert p["factors"] is None
+
+
+def test_explain_returns_top_factors_that_sum_to_the_log_odds(client, auth, orders, trained):
+    body = {"orders": orders[:4], "explain": True, "top_k": 50}
+    r = client.post("/v1/predict", json=body, headers=auth)
+    assert r.status_code == 200, r.text
+    spec = trained.artifact.spec
+    records = [{**o["features"], spec.dealer_column: o["dealer_id"]} for o in orders[:4]]
+    encoded = trained.artifact.preprocessor.transform_records(records)
+    expl = explain(trained.artifact, encoded)
+    for i, p in enumerate(r.json()["predictions"]):
+        factors = p["factors"]
+        assert {f["feature"] for f in factors} == set(spec.features)
+        sizes = [abs(f["contribution"]) for f in factors]
+        assert sizes == sorted(sizes, reverse=True)
+        for f in factors:
+            assert f["value"] == records[i][f["feature"]]
+        total = sum(f["contribution"] for f in factors)
+        assert total == pytest.approx(expl.logits[i] - expl.baseline_logit, abs=1e-3)
+    short = client.post("/v1/predict", json={**body, "top_k": 3}, headers=auth).json()
+    assert all(len(p["factors"]) == 3 for p in short["predictions"])
 
 
 def test_http_scores_equal_the_dataframe_path(client, auth, orders, orders_df, trained):

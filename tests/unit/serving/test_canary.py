@@ -153,6 +153,7 @@ class Backend:
             "tag": f"m:{self.version}",
             "version": self.version,
             "spec": {"features": {"x": {}}},
+            "risk_bands": {"medium": 0.35, "high": 0.6},
         }
 
     async def predict(self, records):

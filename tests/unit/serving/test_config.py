@@ -1,6 +1,7 @@
 import pytest
 
 from serving.config import ConfigError, Mode, Scope, load_settings
+from training.bands import band
 
 HASH = "a" * 64
 
@@ -50,9 +51,17 @@ def test_bad_values_name_the_variable():
         load_settings(risk_medium_threshold=0.8, risk_high_threshold=0.5)
 
 
-def test_risk_bands():
-    s = load_settings(risk_medium_threshold=0.3, risk_high_threshold=0.6)
-    assert [s.risk_band(p) for p in (0.1, 0.3, 0.59, 0.6, 0.99)] == [
+def test_risk_bands_come_from_the_model_unless_overridden():
+    model = {"medium": 0.4, "high": 0.7}
+    assert load_settings().risk_thresholds(model) == model
+    assert load_settings(risk_high_threshold=0.9).risk_thresholds(model) == {
+        "medium": 0.4,
+        "high": 0.9,
+    }
+    with pytest.raises(ConfigError, match="set both"):
+        load_settings(risk_medium_threshold=0.8).risk_thresholds(model)
+    t = load_settings(risk_medium_threshold=0.3, risk_high_threshold=0.6).risk_thresholds(model)
+    assert [band(p, t) for p in (0.1, 0.3, 0.59, 0.6, 0.99)] == [
         "low",
         "medium",
         "medium",

@@ -43,7 +43,7 @@ def test_artifact_round_trip(trained, orders_df, tmp_path):
 
 
 def test_temporal_split_keeps_the_future_out(orders_df, spec):
-    parts = split(orders_df, spec, 0.15, 0.15, seed=0)
+    parts = split(orders_df, spec, seed=0)
     assert parts.train["order_date"].max() <= parts.valid["order_date"].min()
     assert parts.valid["order_date"].max() <= parts.test["order_date"].min()
     assert len(parts.train) + len(parts.valid) + len(parts.test) == len(orders_df)
@@ -62,5 +62,5 @@ def test_label_errors(spec):
 
 
 def test_too_few_rows(spec):
-    with pytest.raises(DataError, match="too few"):
+    with pytest.raises(DataError, match="each part needs at least 10"):
         train(synth.generate(30, seed=0), spec, progress=False)

@@ -78,3 +78,26 @@ def test_bad_yaml_is_reported(tmp_path: Path):
 def test_spec_round_trips_through_dict():
     spec = load_spec("dealer_orders")
     assert FeatureSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_protocol_fields_are_checked():
+    with pytest.raises(SpecError, match=r"drop_columns \['x'\] are also used"):
+        FeatureSpec.from_dict(_base(drop_columns=["x"]))
+    with pytest.raises(SpecError, match="test_from needs a time_column"):
+        FeatureSpec.from_dict(_base(split={"test_from": "2017-01-01"}))
+    with pytest.raises(SpecError, match=r"training\.ensemble"):
+        FeatureSpec.from_dict(_base(training={"ensemble": 0}))
+
+
+def test_hotel_spec_declares_the_protocol():
+    spec = load_spec("hotel_bookings")
+    assert spec.protocol == "hotel-temporal-v1" and spec.dealer_column == "agent"
+    assert set(spec.drop_columns) == {
+        "reservation_status",
+        "reservation_status_date",
+        "assigned_room_type",
+        "booking_changes",
+        "days_in_waiting_list",
+        "arrival_date_year",
+    }
+    assert str(spec.split.test_from) == "2017-01-01"
