@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH_CPU)
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/python -m tests.tools  # helm for the chart tests, unless it is on PATH
 	touch $(STAMP)
 
 run: $(STAMP)

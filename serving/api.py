@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from serving import errors
+from serving import canary_api, errors
 from serving.auth import KeyRing, require
 from serving.backends import PredictionBackend
 from serving.config import ApiKey, Scope, Settings
@@ -74,6 +74,7 @@ def create_app(
         """Cancellation probability and risk band for 1 to N orders."""
         return PredictResponse(predictions=await service.predict(body))
 
+    app.include_router(canary_api.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -11,7 +11,7 @@ from serving.deployments import Gateway, Predictor
 
 
 def build_app(args: dict[str, Any] | None = None) -> Application:
-    """Gateway -> Predictor. ``args`` override settings (same keys, lower case, no prefix)."""
+    """Gateway -> Predictor (+ PredictorCanary). ``args`` override settings (lower-case keys)."""
     settings = load_settings(**(args or {}))
     shared = settings.for_replicas()
     # Per-request access logs cost more CPU than scoring an order; metrics count requests.
@@ -25,9 +25,18 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
         num_replicas=settings.predictor_replicas,
         max_ongoing_requests=settings.predictor_max_ongoing_requests,
     ).bind(shared)
+    # A canary model binds a second Predictor; the Gateway's user_config sets its weight.
+    canary_app = None
+    if settings.canary_model_tag:
+        canary_app = predictor.options(
+            name="PredictorCanary",
+            logging_config=logging,
+            num_replicas=settings.predictor_replicas,
+            max_ongoing_requests=settings.predictor_max_ongoing_requests,
+        ).bind(shared, settings.canary_model_tag)
     app: Application = gateway.options(
         logging_config=logging,
         num_replicas=settings.gateway_replicas,
         max_ongoing_requests=settings.gateway_max_ongoing_requests,
-    ).bind(predictor_app, shared)
+    ).bind(predictor_app, shared, canary_app)
     return app

@@ -10,6 +10,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from serving.canary_cli import canary_app
 from serving.config import ConfigError, Mode, Scope, Settings, get_settings
 
 app = typer.Typer(help="Order Cancellation System", no_args_is_help=True, add_completion=False)
@@ -19,6 +20,7 @@ keys_app = typer.Typer(help="API keys", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
 app.add_typer(keys_app, name="keys")
+app.add_typer(canary_app, name="canary")
 
 
 def fail(message: str) -> NoReturn:

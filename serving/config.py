@@ -84,6 +84,21 @@ class Settings(BaseSettings):
     gateway_max_ongoing_requests: int = Field(256, ge=1, description="per Gateway replica")
     predictor_max_ongoing_requests: int = Field(64, ge=1, description="per Predictor replica")
 
+    # --- canary releases (issue 6): the PredictorCanary model and `ocs canary analyze` ---
+    canary_model_tag: str = Field(
+        "", pattern=r"^([^:\s][^\s]*)?$", description="PredictorCanary's model; empty: none"
+    )
+    canary_samples: int = Field(5000, ge=100, description="latest latencies/scores per track")
+    canary_min_orders: int = Field(200, ge=1, description="per track, before any verdict")
+    canary_max_error_rate_increase: float = Field(0.01, ge=0, le=1)
+    canary_max_p95_ratio: float = Field(1.5, ge=1, description="canary p95 / stable p95")
+    canary_min_p95_increase_s: float = Field(0.05, ge=0, description="ignore smaller p95 gaps")
+    canary_ks_alpha: float = Field(0.01, gt=0, lt=1, description="KS test significance")
+    canary_max_ks_statistic: float = Field(0.15, gt=0, le=1, description="score shift allowed")
+    canary_min_agreement: float = Field(0.9, ge=0, le=1, description="shadow risk-band agreement")
+    canary_max_accuracy_drop: float = Field(0.02, ge=0, le=1, description="realized accuracy")
+    canary_max_brier_increase: float = Field(0.01, ge=0, le=1, description="realized Brier score")
+
     @field_validator("model_tag")
     @classmethod
     def _tag_has_name(cls, v: str) -> str:

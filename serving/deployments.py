@@ -13,6 +13,8 @@ from ray.serve.handle import DeploymentHandle
 from serving.api import create_app
 from serving.auth import all_keys
 from serving.backends import HandleBackend
+from serving.canary import CanarySettings
+from serving.canary_backend import CanaryBackend
 from serving.config import load_settings
 from serving.metrics import Metrics
 from serving.scoring import Scorer
@@ -65,11 +67,24 @@ class Predictor:
 class Gateway:
     """HTTP ingress: auth, validation, risk bands and metrics; scoring goes to the Predictor."""
 
-    def __init__(self, predictor: DeploymentHandle[Any], settings: dict[str, Any]):
+    def __init__(
+        self,
+        predictor: DeploymentHandle[Any],
+        settings: dict[str, Any],
+        canary: DeploymentHandle[Any] | None = None,
+    ):
         self.settings = load_settings(**settings)
         metrics = Metrics()
-        backend = HandleBackend(predictor, metrics, self.settings.gateway_max_in_flight)
-        self._asgi = create_app(backend, self.settings, all_keys(self.settings), metrics)
+        in_flight = self.settings.gateway_max_in_flight
+        stable = HandleBackend(predictor, metrics, in_flight)
+        canary_backend = HandleBackend(canary, metrics, in_flight) if canary else None
+        replica = serve.get_replica_context().replica_id.unique_id
+        self.router = CanaryBackend(stable, canary_backend, self.settings, metrics, replica)
+        self._asgi = create_app(self.router, self.settings, all_keys(self.settings), metrics)
+
+    def reconfigure(self, config: dict[str, Any]) -> None:
+        """``user_config: {canary: {enabled, weight, shadow}}``: applied live, no restart."""
+        self.router.configure(CanarySettings.from_user_config(config))
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         return self._asgi

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from serving.backends import PredictionBackend
+from serving.canary_backend import Scored
 from serving.config import ConfigError, Settings
 from serving.errors import ApiError
 from serving.metrics import Metrics
@@ -121,26 +122,37 @@ class PredictService:
         desc = await self.description()
         assert self._spec is not None
         records = self.records(request, self._spec)
+        # explanations come from the stable model, whichever track scores the order
         if request.explain:
-            probabilities, factors = await asyncio.gather(
-                self.backend.predict(records),
+            scored, factors = await asyncio.gather(
+                self._score(request, records, desc["version"]),
                 self.backend.explain(records, request.top_k, self.settings.explain_steps),
             )
         else:
-            probabilities, factors = await self.backend.predict(records), None
-        version = desc["version"]
+            scored, factors = await self._score(request, records, desc["version"]), None
         out = []
-        for i, (order, p) in enumerate(zip(request.orders, probabilities, strict=True)):
-            risk = band(p, self._thresholds)
-            self.metrics.predictions.labels(version, "stable", risk).inc()
+        for i, (order, s) in enumerate(zip(request.orders, scored, strict=True)):
+            risk = band(s.probability, self._thresholds)
+            self.metrics.predictions.labels(s.model_version, s.track, risk).inc()
             out.append(
                 Prediction(
                     order_id=order.order_id,
                     dealer_id=order.dealer_id,
-                    probability=p,
+                    probability=s.probability,
                     risk=risk,  # type: ignore[arg-type]
-                    model_version=version,
+                    model_version=s.model_version,
+                    track=s.track,
                     factors=factors[i] if factors is not None else None,
                 )
             )
         return out
+
+    async def _score(
+        self, request: PredictRequest, records: list[dict[str, Any]], version: str
+    ) -> list[Scored]:
+        """Per-order track and version from a canary-aware backend; else all stable."""
+        tracked = getattr(self.backend, "predict_tracked", None)
+        if tracked is not None:
+            result: list[Scored] = await tracked([o.order_id for o in request.orders], records)
+            return result
+        return [Scored(p, "stable", version) for p in await self.backend.predict(records)]
