@@ -8,10 +8,11 @@ from ray.serve import Application
 
 from serving.config import load_settings
 from serving.deployments import Gateway, Predictor
+from serving.email.deployment import EmailGenerator
 
 
 def build_app(args: dict[str, Any] | None = None) -> Application:
-    """Gateway -> Predictor. ``args`` override settings (same keys, lower case, no prefix)."""
+    """Gateway -> Predictor and EmailGenerator. ``args`` override settings (lower-case keys)."""
     settings = load_settings(**(args or {}))
     shared = settings.for_replicas()
     # Per-request access logs cost more CPU than scoring an order; metrics count requests.
@@ -25,9 +26,15 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
         num_replicas=settings.predictor_replicas,
         max_ongoing_requests=settings.predictor_max_ongoing_requests,
     ).bind(shared)
+    emails: Any = EmailGenerator
+    email_app = emails.options(
+        logging_config=logging,
+        num_replicas=settings.email_replicas,
+        ray_actor_options={"num_cpus": 0, "num_gpus": settings.email_num_gpus},
+    ).bind(shared)
     app: Application = gateway.options(
         logging_config=logging,
         num_replicas=settings.gateway_replicas,
         max_ongoing_requests=settings.gateway_max_ongoing_requests,
-    ).bind(predictor_app, shared)
+    ).bind(predictor_app, shared, email_app)
     return app

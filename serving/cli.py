@@ -11,6 +11,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from serving.config import ConfigError, Mode, Scope, Settings, get_settings
+from serving.prompts_cli import prompts_app
 
 app = typer.Typer(help="Order Cancellation System", no_args_is_help=True, add_completion=False)
 data_app = typer.Typer(help="Data sets", no_args_is_help=True)
@@ -19,6 +20,7 @@ keys_app = typer.Typer(help="API keys", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
 app.add_typer(keys_app, name="keys")
+app.add_typer(prompts_app, name="prompts")
 
 
 def fail(message: str) -> NoReturn:

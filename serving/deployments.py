@@ -13,6 +13,7 @@ from serving.api import create_app
 from serving.auth import all_keys
 from serving.backends import HandleBackend
 from serving.config import load_settings
+from serving.email.backend import HandleEmailBackend
 from serving.metrics import Metrics
 from serving.scoring import Scorer
 from training.registry import Registry
@@ -58,11 +59,19 @@ class Predictor:
 class Gateway:
     """HTTP ingress: auth, validation, risk bands and metrics; scoring goes to the Predictor."""
 
-    def __init__(self, predictor: DeploymentHandle[Any], settings: dict[str, Any]):
+    def __init__(
+        self,
+        predictor: DeploymentHandle[Any],
+        settings: dict[str, Any],
+        emails: DeploymentHandle[Any] | None = None,
+    ):
         self.settings = load_settings(**settings)
         metrics = Metrics()
         backend = HandleBackend(predictor, metrics, self.settings.gateway_max_in_flight)
-        self._asgi = create_app(backend, self.settings, all_keys(self.settings), metrics)
+        email_backend = HandleEmailBackend(emails) if emails is not None else None
+        self._asgi = create_app(
+            backend, self.settings, all_keys(self.settings), metrics, email_backend
+        )
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         return self._asgi
