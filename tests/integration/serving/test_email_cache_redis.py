@@ -16,8 +16,8 @@ from serving.email.schemas import EmailRequest
 from serving.email.service import EmailService
 from tests.integration.conftest import free_port
 from tests.unit.serving.email.orders import order
-from tests.unit.serving.email.test_service import ScriptedEngine
 from tests.unit.serving.email.test_guardrails import GOOD
+from tests.unit.serving.email.test_service import ScriptedEngine
 
 pytestmark = pytest.mark.integration
 SHARED_REDIS = "redis://127.0.0.1:6379/7"  # this test's own DB number; only it is flushed

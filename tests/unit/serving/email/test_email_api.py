@@ -13,9 +13,9 @@ from serving.auth import all_keys
 from serving.backends import LocalBackend
 from serving.email.backend import LocalEmailBackend
 from serving.email.service import EmailService
+from tests.integration.conftest import free_port
 from tests.unit.serving.email.orders import random_orders
 from tests.unit.serving.email.readme import example_body
-from tests.integration.conftest import free_port
 from training.registry import Registry
 
 
