@@ -30,6 +30,7 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
     email_app = emails.options(
         logging_config=logging,
         num_replicas=settings.email_replicas,
+        max_ongoing_requests=settings.email_max_ongoing_requests,
         ray_actor_options={"num_cpus": 0, "num_gpus": settings.email_num_gpus},
     ).bind(shared)
     app: Application = gateway.options(

