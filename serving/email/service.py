@@ -17,7 +17,7 @@ from typing import Any
 from serving.config import Settings
 from serving.email import context, guardrails
 from serving.email.breaker import CircuitBreaker
-from serving.email.cache import EmailCache, build_cache, cache_key
+from serving.email.cache import EmailCache, Lookup, build_cache, cache_key
 from serving.email.engines.base import EMAIL_SCHEMA, Completion, Engine, GenerationRequest
 from serving.email.engines.factory import build_engine
 from serving.email.engines.template import render as render_fallback
@@ -152,7 +152,9 @@ class EmailService:
             )
             if verdict.passed:
                 outcome: Outcome = "generated" if regeneration == 0 else "regenerated"
-                draft = await run.finish(subject, body, verdict, outcome, engine, prompt)
+                draft = await run.finish(
+                    subject, body, verdict, outcome, (engine.kind, engine.model), prompt
+                )
                 await self.cache.set(cached_key, draft.model_dump(mode="json"))
                 return draft
             reasons = verdict.reasons
@@ -182,7 +184,7 @@ class _Run:
         variant: EmailVariant,
         prompt: Prompt,
         variables: dict[str, Any],
-        lookup: str,
+        lookup: Lookup,
         started: float,
     ):
         self.service, self.request, self.variant, self.prompt = service, request, variant, prompt
@@ -221,7 +223,7 @@ class _Run:
         body: str,
         verdict: Verdict,
         outcome: Outcome,
-        engine: Engine,
+        writer: tuple[str, str],
         prompt: Prompt,
         reasons: list[str] | None = None,
     ) -> EmailDraft:
@@ -233,8 +235,8 @@ class _Run:
             body_html=to_html(body, self.links),
             language=self.request.language,
             variant=self.variant.name,
-            engine=engine.kind,
-            model=engine.model,
+            engine=writer[0],
+            model=writer[1],
             prompt=prompt.ref,
             prompt_hash=prompt.sha256,
             verdict=verdict,
@@ -243,7 +245,7 @@ class _Run:
             fallback_reasons=reasons or [],
             guardrail_failures=self.failures,
             attempts=self.attempts,
-            cache=self.lookup,  # type: ignore[arg-type]
+            cache=self.lookup,
             latency_ms=_ms(self.started),
             usage=self.usage,
             created=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -270,15 +272,8 @@ class _Run:
             log.error(
                 "fallback for %s fails guardrails: %s", self.request.order_id, verdict.reasons
             )
-        engine = _FallbackLabel(template)
-        return await self.finish(subject, body, verdict, outcome, engine, template, reasons)  # type: ignore[arg-type]
-
-
-class _FallbackLabel:
-    kind = "template"
-
-    def __init__(self, template: Prompt):
-        self.model = "jinja"
+        writer = ("template", "jinja")
+        return await self.finish(subject, body, verdict, outcome, writer, template, reasons)
 
 
 def _ms(started: float) -> float:
