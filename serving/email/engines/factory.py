@@ -21,7 +21,11 @@ def build_engine(
         from serving.email.engines.local import LocalEngine
 
         engine = LocalEngine(
-            model, settings.local_model_path, settings.local_device, settings.email_max_batch
+            model,
+            settings.local_model_path,
+            settings.local_device,
+            settings.email_max_batch,
+            settings.local_threads,
         )
     elif kind is EngineKind.openai:
         from serving.email.engines.openai_engine import OpenAIEngine

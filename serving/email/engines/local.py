@@ -56,10 +56,12 @@ class LocalEngine:
         path: Path | None = None,
         device: str = "cpu",
         max_batch: int = 8,
+        threads: int = 1,
     ):
         self.model = model or "SmolLM2-135M-Instruct"
         self.path = path
         self.device = device
+        self.threads = threads
         self._tokenizer: Any = None
         self._model: Any = None
         # Concurrent calls wait for the running batch and then travel together in the next.
@@ -72,11 +74,15 @@ class LocalEngine:
 
     def _load(self) -> None:
         try:
-            import torch  # noqa: F401
+            import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError as exc:
             raise EngineUnavailable(f"the local engine needs transformers: {exc}") from exc
         path = find_model(self.path)
+        if self.threads:
+            # Measured on two busy cores: one thread wrote 5x faster than two, whose
+            # parallel regions wait for whichever thread the OS has descheduled.
+            torch.set_num_threads(self.threads)
         started = time.perf_counter()
         if path.is_file():
             kwargs: dict[str, Any] = {"gguf_file": path.name}
