@@ -29,8 +29,9 @@ def _from_json(text: str) -> tuple[str, str] | None:
     return None
 
 
-def parse_email(text: str) -> tuple[str, str]:
-    """``{"subject", "body"}`` JSON, or ``Subject: ...`` then the body; raises when neither."""
+def parse_email(text: str, default_subject: str = "") -> tuple[str, str]:
+    """``{"subject", "body"}`` JSON, or ``Subject: ...`` then the body, or (small models often
+    skip both) plain prose under ``default_subject``; raises when there is no text at all."""
     found = _from_json(text)
     if found is not None and found[1]:
         return found
@@ -42,4 +43,7 @@ def parse_email(text: str) -> tuple[str, str]:
             body = "\n".join(rest).strip()
             if body:
                 return m.group(1).strip().strip('"*').strip(), body
+    prose = text.strip()
+    if default_subject and prose and not prose.startswith("{"):
+        return default_subject, prose  # the guardrails judge whether it is an email
     raise UnparseableOutput(f"no subject and body in the model output: {text[:80]!r}")

@@ -142,7 +142,7 @@ class EmailService:
             breaker.success()
             run.count(completion)
             try:
-                subject, body = parse_email(completion.text)
+                subject, body = parse_email(completion.text, run.default_subject())
             except UnparseableOutput as exc:
                 reasons = [f"unparseable: {exc}"]
                 run.failures.append("unparseable")
@@ -209,6 +209,10 @@ class _Run:
             json_schema=EMAIL_SCHEMA,
             context=variables,
         )
+
+    def default_subject(self) -> str:
+        """The fallback's subject, for drafts that came without one."""
+        return render_fallback(self.service.library, self.variables)[0]
 
     def count(self, completion: Completion) -> None:
         self.attempts += 1

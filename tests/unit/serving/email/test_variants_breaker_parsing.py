@@ -62,6 +62,13 @@ def test_model_output_is_read_as_subject_and_body(text, subject):
     assert got_subject == subject and body.startswith("Dear Anna")
 
 
-def test_output_without_an_email_is_refused():
+def test_prose_without_a_subject_gets_the_default_one_and_nothing_is_refused():
+    assert parse_email("Hello Anna,\n\nyour bike ...", "Your order") == (
+        "Your order",
+        "Hello Anna,\n\nyour bike ...",
+    )
+    for empty in ("", "   ", '{"subject": "x"}'):
+        with pytest.raises(UnparseableOutput):
+            parse_email(empty, "Your order")
     with pytest.raises(UnparseableOutput):
-        parse_email("I am sorry, I cannot help with that.")
+        parse_email("no subject and no default")
