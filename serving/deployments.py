@@ -16,6 +16,7 @@ from serving.backends import HandleBackend
 from serving.canary import CanarySettings
 from serving.canary_backend import CanaryBackend
 from serving.config import load_settings
+from serving.email.backend import HandleEmailBackend
 from serving.metrics import Metrics
 from serving.scoring import Scorer
 from training.registry import Registry
@@ -71,6 +72,7 @@ class Gateway:
         self,
         predictor: DeploymentHandle[Any],
         settings: dict[str, Any],
+        emails: DeploymentHandle[Any] | None = None,
         canary: DeploymentHandle[Any] | None = None,
     ):
         self.settings = load_settings(**settings)
@@ -80,7 +82,10 @@ class Gateway:
         canary_backend = HandleBackend(canary, metrics, in_flight) if canary else None
         replica = serve.get_replica_context().replica_id.unique_id
         self.router = CanaryBackend(stable, canary_backend, self.settings, metrics, replica)
-        self._asgi = create_app(self.router, self.settings, all_keys(self.settings), metrics)
+        email_backend = HandleEmailBackend(emails) if emails is not None else None
+        self._asgi = create_app(
+            self.router, self.settings, all_keys(self.settings), metrics, email_backend
+        )
 
     def reconfigure(self, config: dict[str, Any]) -> None:
         """``user_config: {canary: {enabled, weight, shadow}}``: applied live, no restart."""

@@ -12,6 +12,8 @@ from serving.api import create_app
 from serving.auth import all_keys
 from serving.backends import LocalBackend
 from serving.config import get_settings
+from serving.email.backend import LocalEmailBackend
+from serving.email.service import EmailService
 from training.registry import Registry
 
 
@@ -19,4 +21,5 @@ def create() -> FastAPI:
     settings = get_settings()
     torch.set_num_threads(settings.torch_threads)
     backend = LocalBackend(Registry(settings.registry_path), settings.model_tag)
-    return create_app(backend, settings, all_keys(settings))
+    emails = LocalEmailBackend(EmailService(settings))
+    return create_app(backend, settings, all_keys(settings), emails=emails)

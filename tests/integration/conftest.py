@@ -13,6 +13,10 @@ import pytest
 from serving.auth import all_keys
 from serving.config import load_settings
 
+# The EmailGenerator runs the real SmolLM2 on these shared cores: short drafts, one attempt each,
+# and room for a slow machine before the engine call counts as timed out.
+EMAIL_SETTINGS = {"email_max_tokens": 96, "email_regenerations": 0, "email_timeout_s": 600}
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -42,7 +46,7 @@ def ray_serve_url(deployment) -> Iterator[str]:
     os.environ["RAY_SERVE_HAPROXY_STATS_PORT"] = str(free_port())
     os.environ["RAY_SERVE_HAPROXY_METRICS_PORT"] = str(free_port())
     port = free_port()
-    settings = load_settings(state_dir=deployment.state_dir)
+    settings = load_settings(state_dir=deployment.state_dir, **EMAIL_SETTINGS)
     assert len(all_keys(settings)) == 3
     server.start(settings, "127.0.0.1", port)
     url = f"http://127.0.0.1:{port}"

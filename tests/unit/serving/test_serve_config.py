@@ -13,7 +13,7 @@ def test_serve_config_is_valid_and_matches_the_application(tmp_path):
     (app,) = config.applications
     assert app.import_path == "serving.app:build_app" and app.route_prefix == "/"
     names = {d.name for d in app.deployments}
-    assert names == {"Gateway", "Predictor"}
+    assert names == {"Gateway", "Predictor", "EmailGenerator"}
     predictor = next(d for d in app.deployments if d.name == "Predictor")
     assert set(predictor.user_config) == {"max_batch_size", "batch_wait_timeout_s"}
     built = build_app({**app.args, "state_dir": str(tmp_path)})

@@ -1,0 +1,1 @@
+"""Retention emails: engines, versioned prompts, guardrails, retries, fallback, cache."""

@@ -1,0 +1,1 @@
+"""Email engines: one interface, four implementations chosen by ``EngineKind``."""
