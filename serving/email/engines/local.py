@@ -171,5 +171,7 @@ class LocalEngine:
         self._model = self._tokenizer = None
 
 
-def _key(params: GenerationParams) -> tuple[float, float, int, int]:
-    return (params.temperature, params.top_p, params.max_tokens, params.seed or -1)
+def _key(params: GenerationParams) -> tuple[float, float, int]:
+    """Requests that can share one ``generate`` call. Not the seed: one batch draws from one
+    generator, seeded by its first request, or per-request seeds would undo the batching."""
+    return (params.temperature, params.top_p, params.max_tokens)
