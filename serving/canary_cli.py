@@ -7,11 +7,12 @@ import shlex
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
-from serving.config import ConfigError, Settings, get_settings
+from serving.cli_common import fail, settings
+from serving.config import Settings
 
 canary_app = typer.Typer(
     help="Canary releases: status, analyze, set-weight, promote, rollback", no_args_is_help=True
@@ -31,18 +32,6 @@ ChartOpt = Annotated[str, typer.Option(help="chart path or reference")]
 ApplyOpt = Annotated[bool, typer.Option("--apply", help="run the helm upgrade (else print it)")]
 
 
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except ConfigError as exc:
-        _fail(str(exc))
-
-
 def _key(s: Settings, key: str | None) -> str:
     if key:
         return key
@@ -51,7 +40,7 @@ def _key(s: Settings, key: str | None) -> str:
     local = s.state_dir / LOCAL_KEY_FILE
     if local.is_file():
         return local.read_text().strip()
-    _fail("no API key: pass --key or set OCS_ADMIN_API_KEY (a key with the admin scope)")
+    fail("no API key: pass --key or set OCS_ADMIN_API_KEY (a key with the admin scope)")
 
 
 def fetch_reports(url: str, key: str, polls: int = 1) -> list[dict[str, Any]]:
@@ -64,9 +53,9 @@ def fetch_reports(url: str, key: str, polls: int = 1) -> list[dict[str, Any]]:
             try:
                 r = client.get("/v1/canary", headers={"Authorization": f"Bearer {key}"})
             except httpx.TransportError as exc:
-                _fail(f"cannot reach the Gateway at {url}: {exc}")
+                fail(f"cannot reach the Gateway at {url}: {exc}")
             if r.status_code != 200:
-                _fail(f"GET {url}/v1/canary answered {r.status_code}: {r.text[:300]}")
+                fail(f"GET {url}/v1/canary answered {r.status_code}: {r.text[:300]}")
             report = r.json()
             seen[report["replica"]] = report
     return list(seen.values())
@@ -91,7 +80,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The live split, model versions and per-track figures of the Gateway replicas reached."""
-    s = _settings()
+    s = settings()
     reports = fetch_reports(_url(s, url), _key(s, key), polls)
     if as_json:
         typer.echo(json.dumps(reports))
@@ -124,7 +113,7 @@ def _read_outcomes(path: Path) -> dict[str, bool]:
     df = read_table(path)
     missing = {"order_id", "cancelled"} - set(df.columns)
     if missing:
-        _fail(f"{path} lacks the columns {sorted(missing)} (need order_id, cancelled)")
+        fail(f"{path} lacks the columns {sorted(missing)} (need order_id, cancelled)")
     return {str(o): bool(c) for o, c in zip(df["order_id"], df["cancelled"], strict=True)}
 
 
@@ -142,7 +131,7 @@ def analyze(
     from serving.canary_analysis import Thresholds, merge_reports
     from serving.canary_analysis import analyze as run_analysis
 
-    s = _settings()
+    s = settings()
     reports = fetch_reports(_url(s, url), _key(s, key), polls)
     known = _read_outcomes(outcomes) if outcomes else None
     result = run_analysis(merge_reports(reports), Thresholds.from_settings(s), known)
@@ -183,10 +172,10 @@ def _change(values: dict[str, str], release: str, chart: str, namespace: str, ap
         return
     helm = shutil.which("helm")
     if helm is None:
-        _fail("helm is not on PATH: install helm 4 (or `python -m tests.tools` in a checkout)")
+        fail("helm is not on PATH: install helm 4 (or `python -m tests.tools` in a checkout)")
     done = subprocess.run([helm, *cmd[1:]], capture_output=True, text=True)
     if done.returncode != 0:
-        _fail(f"helm upgrade failed ({done.returncode}): {done.stderr.strip()[-800:]}")
+        fail(f"helm upgrade failed ({done.returncode}): {done.stderr.strip()[-800:]}")
     typer.echo(done.stdout.strip())
 
 
@@ -214,11 +203,11 @@ def promote(
 ) -> None:
     """Make the canary model stable and switch the canary off."""
     if tag is None:
-        s = _settings()
+        s = settings()
         reports = fetch_reports(_url(s, url), _key(s, key))
         tag = reports[0]["tags"].get("canary")
         if not tag:
-            _fail("the Gateway serves no canary model; pass --tag NAME:VERSION")
+            fail("the Gateway serves no canary model; pass --tag NAME:VERSION")
     values = {
         "predictor.stable.modelTag": tag,
         "predictor.canary.enabled": "false",

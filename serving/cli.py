@@ -6,12 +6,13 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
 from serving.canary_cli import canary_app
-from serving.config import ConfigError, Mode, Scope, Settings, get_settings
+from serving.cli_common import fail, settings
+from serving.config import ConfigError, Mode, Scope, Settings
 from serving.prompts_cli import prompts_app
 
 app = typer.Typer(help="Order Cancellation System", no_args_is_help=True, add_completion=False)
@@ -23,18 +24,6 @@ app.add_typer(models_app, name="models")
 app.add_typer(keys_app, name="keys")
 app.add_typer(canary_app, name="canary")
 app.add_typer(prompts_app, name="prompts")
-
-
-def fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
-def settings() -> Settings:
-    try:
-        return get_settings()
-    except ConfigError as exc:
-        fail(str(exc))
 
 
 def _registry(s: Settings) -> Any:
