@@ -221,9 +221,9 @@ def test_build_app_binds_a_canary_predictor_only_with_a_canary_tag(tmp_path):
     from serving.app import build_app
 
     plain = build_app({"state_dir": str(tmp_path)})._bound_deployment
-    assert plain.init_args[2] is None
+    assert plain.init_args[3] is None  # (predictor, settings, emails, canary)
     with_canary = build_app({"state_dir": str(tmp_path), "canary_model_tag": "cancel-predictor:x"})
-    canary = with_canary._bound_deployment.init_args[2]._bound_deployment
+    canary = with_canary._bound_deployment.init_args[3]._bound_deployment
     assert canary.name == "PredictorCanary" and canary.init_args[1] == "cancel-predictor:x"
     stable = with_canary._bound_deployment.init_args[0]._bound_deployment
     assert stable.name == "Predictor" and stable.init_args[1:] == ()
