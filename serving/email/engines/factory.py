@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 from serving.config import Settings
@@ -45,16 +46,9 @@ def build_engine(
     else:
         from serving.email.engines.vllm_engine import VllmEngine, VllmOptions
 
+        options = {f.name: getattr(settings, f"vllm_{f.name}") for f in fields(VllmOptions)}
         engine = VllmEngine(
-            resolve_weights(model, settings.llm_weights_dir),
-            VllmOptions(
-                max_model_len=settings.vllm_max_model_len,
-                gpu_memory_utilization=settings.vllm_gpu_memory_utilization,
-                enable_prefix_caching=settings.vllm_enable_prefix_caching,
-                dtype=settings.vllm_dtype,
-                quantization=settings.vllm_quantization,
-                tensor_parallel_size=settings.vllm_tensor_parallel_size,
-            ),
+            resolve_weights(model, settings.llm_weights_dir), VllmOptions(**options)
         )
     if settings.email_fault is not EmailFault.none:
         engine = FaultyEngine(engine, settings.email_fault)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from serving.email.engines.base import (
@@ -26,6 +26,8 @@ INSTALL_HINT = "install the gpu extra on a GPU machine: pip install '.[gpu]' (vl
 
 @dataclass(frozen=True)
 class VllmOptions:
+    """``AsyncEngineArgs`` fields taken from settings, each from ``Settings.vllm_<field>``."""
+
     max_model_len: int = 8192
     gpu_memory_utilization: float = 0.9
     enable_prefix_caching: bool = True
@@ -45,15 +47,7 @@ def _vllm() -> Any:
 def engine_args(model: str, options: VllmOptions) -> Any:
     """``AsyncEngineArgs`` from settings (prefix caching pays off: every email shares a prompt)."""
     vllm = _vllm()
-    return vllm.AsyncEngineArgs(
-        model=model,
-        max_model_len=options.max_model_len,
-        gpu_memory_utilization=options.gpu_memory_utilization,
-        enable_prefix_caching=options.enable_prefix_caching,
-        dtype=options.dtype,
-        quantization=options.quantization,
-        tensor_parallel_size=options.tensor_parallel_size,
-    )
+    return vllm.AsyncEngineArgs(model=model, **asdict(options))
 
 
 def sampling_params(params: GenerationParams, json_schema: dict[str, Any] | None) -> Any:
