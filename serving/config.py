@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     model_tag: str = Field("cancel-predictor:latest", description="model the Predictor serves")
     redis_url: str = Field("", description="empty: in-process cache")
     database_url: str = Field(DEFAULT_DATABASE_URL)
+    pushgateway_url: str = Field(
+        "", description="Prometheus Pushgateway for batch jobs and CronJobs; empty: no push"
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
 
