@@ -94,7 +94,7 @@ class Settings(BaseSettings):
         EngineKind.local, description="vllm | openai | local | template (the default variant)"
     )
     email_model: str = Field("", description="model of the engine; empty: the engine's default")
-    email_prompt: str = Field("retention-email@1", description="prompt ID@VERSION")
+    email_prompt: str = Field("retention-email@2", description="prompt ID@VERSION")
     email_variants: list[EmailVariant] = Field(
         default_factory=list, description="JSON list of weighted variants; empty: one default"
     )

