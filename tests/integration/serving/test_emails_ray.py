@@ -29,7 +29,7 @@ def test_smollm2_writes_the_readme_email_or_the_fallback_says_why(client):
     email = r.json()
     assert email["verdict"]["passed"], email  # whatever happened, what we send is guarded
     assert email["variant"] == "default" and email["prompt"] in {
-        "retention-email@1",
+        "retention-email@2",
         "fallback-en@1",
     }
     assert email["attempts"] == 1 and email["usage"]["tokens_out"] > 0  # SmolLM2 really wrote

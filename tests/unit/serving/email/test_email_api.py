@@ -42,7 +42,7 @@ def test_readme_example_returns_a_guarded_email_and_get_finds_it(client, deploym
     email = r.json()
     assert email["verdict"] == {"passed": True, "reasons": []}
     assert email["order_id"] == "SO-1001" and "Dear Anna" in email["body"]
-    assert email["prompt"] == "retention-email@1" and len(email["prompt_hash"]) == 64
+    assert email["prompt"] == "retention-email@2" and len(email["prompt_hash"]) == 64
     assert set(re.findall(r"code (\w+)", email["body"])) == {"WINTER5", "SERVICE1"}
     got = client.get(f"/v1/emails/{email['id']}", headers=auth(deployment))
     assert got.status_code == 200 and got.json() == email

@@ -49,14 +49,15 @@ def test_render_shows_the_messages_for_an_order(prompts, tmp_path):
 
 
 def test_release_adds_new_versions_only(prompts):
-    text = (prompts / "retention-email@1.jinja").read_text().replace("version: 1", "version: 2")
-    (prompts / "retention-email@2.jinja").write_text(text)
+    text = (prompts / "retention-email@1.jinja").read_text().replace("version: 1", "version: 9")
+    (prompts / "retention-email@9.jinja").write_text(text)
     out = runner.invoke(cli.app, ["prompts", "release"])
-    assert out.exit_code == 0 and "retention-email@2.jinja" in out.output
+    assert out.exit_code == 0 and "retention-email@9.jinja" in out.output
     lock = json.loads((prompts / "prompts.lock").read_text())
     assert set(lock) == {
         "retention-email@1.jinja",
         "retention-email@2.jinja",
+        "retention-email@9.jinja",
         "fallback/fallback-en@1.jinja",
         "fallback/fallback-de@1.jinja",
     }

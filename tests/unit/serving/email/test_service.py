@@ -89,7 +89,8 @@ def test_guardrail_failure_regenerates_with_a_stricter_prompt():
     assert draft.outcome == "regenerated" and not draft.fallback_used
     assert draft.body == GOOD and draft.attempts == 2
     assert draft.guardrail_failures == ["offer_not_allowed"]
-    first, second = (p.messages[0]["content"] for p in engine.prompts)
+    # The reasons go into the user message: the system message stays the shared prefix.
+    first, second = ("\n".join(m["content"] for m in p.messages) for p in engine.prompts)
     assert "previous draft was rejected" not in first
     assert "previous draft was rejected" in second and "'90%' is not an allowed" in second
     assert engine.prompts[1].params.temperature < engine.prompts[0].params.temperature
