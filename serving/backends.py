@@ -8,7 +8,7 @@ import time
 from typing import Any, Protocol
 
 from serving.coalesce import Coalescer
-from serving.metrics import Metrics
+from serving.metrics import Metrics, ModelMetrics
 from serving.scoring import Scorer
 from training.registry import Registry
 
@@ -26,15 +26,16 @@ class PredictionBackend(Protocol):
 class LocalBackend:
     """Scores in this process (the plain-uvicorn app); the model loads in the background."""
 
-    def __init__(self, registry: Registry, tag: str):
+    def __init__(self, registry: Registry, tag: str, metrics: ModelMetrics | None = None):
         self._scorer: Scorer | None = None
         self._error: Exception | None = None
+        self._metrics = metrics
         self._thread = threading.Thread(target=self._load, args=(registry, tag), daemon=True)
         self._thread.start()
 
     def _load(self, registry: Registry, tag: str) -> None:
         try:
-            self._scorer = Scorer(registry, tag)
+            self._scorer = Scorer(registry, tag, self._metrics)
         except Exception as exc:  # reported by every describe() until fixed
             self._error = exc
 

@@ -42,6 +42,7 @@ class CanaryMetrics:
             "ocs_canary_weight_percent",
             "Percent of orders the canary track answers (0 in shadow mode)",
             registry=registry,
+            multiprocess_mode="mostrecent",  # the last setting any Gateway replica applied
         )
         self.errors = Counter(
             "ocs_track_errors_total",
@@ -49,6 +50,8 @@ class CanaryMetrics:
             ["track"],
             registry=registry,
         )
+        for track in ("stable", "canary"):  # zero from the start: error ratios need both
+            self.errors.labels(track)
         self.latency = Histogram(
             "ocs_track_scoring_duration_seconds",
             "Scoring latency of one request's orders by track, coalescing wait included",

@@ -17,7 +17,7 @@ from serving.canary import CanarySettings
 from serving.canary_backend import CanaryBackend
 from serving.config import load_settings
 from serving.email.backend import HandleEmailBackend
-from serving.metrics import Metrics
+from serving.metrics import Metrics, ModelMetrics
 from serving.scoring import Scorer
 from training.registry import Registry
 
@@ -32,7 +32,7 @@ class Predictor:
         # steal the cores the Gateway needs.
         torch.set_num_threads(self.settings.torch_threads)
         tag = model_tag or self.settings.model_tag
-        self.scorer = Scorer(Registry(self.settings.registry_path), tag)
+        self.scorer = Scorer(Registry(self.settings.registry_path), tag, ModelMetrics())
         self.reconfigure({})
 
     def reconfigure(self, config: dict[str, Any]) -> None:
