@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
+from serving import logs
 from serving.coalesce import Coalescer
 from serving.metrics import Metrics, ModelMetrics
 from serving.scoring import Scorer
@@ -59,19 +60,34 @@ class LocalBackend:
         return await asyncio.to_thread(self.scorer.explain, records, k, steps)
 
 
+Item = tuple[dict[str, Any], list[str | None]]  # a record and its [request_id, order_id]
+
+
+class ScoringCall(TypedDict):
+    """One Gateway -> Predictor call: records, and [request_id, order_id] for each."""
+
+    records: list[dict[str, Any]]
+    tags: list[list[str | None]]
+
+
 class HandleBackend:
-    """Scores in the Predictor deployment through a Ray Serve handle, coalescing calls."""
+    """Scores in the Predictor deployment through a Ray Serve handle, coalescing calls.
+
+    One call carries orders of several requests, so each record travels with its request and
+    order id for the Predictor's log lines (Serve's own request id names only one of them).
+    """
 
     def __init__(self, handle: Any, metrics: Metrics, max_in_flight: int = 1):
         self.handle = handle
         self.metrics = metrics
-        self._coalescer: Coalescer[dict[str, Any], float] = Coalescer(self._call, max_in_flight)
+        self._coalescer: Coalescer[Item, float] = Coalescer(self._call, max_in_flight)
 
-    async def _call(self, records: list[dict[str, Any]]) -> list[float]:
+    async def _call(self, items: list[Item]) -> list[float]:
+        call = ScoringCall(records=[r for r, _ in items], tags=[t for _, t in items])
         started = time.perf_counter()
-        result: list[float] = await self.handle.predict.remote(records)
+        result: list[float] = await self.handle.predict.remote(call)
         self.metrics.backend_latency.observe(time.perf_counter() - started)
-        self.metrics.backend_batch.observe(len(records))
+        self.metrics.backend_batch.observe(len(items))
         return result
 
     async def describe(self) -> dict[str, Any]:
@@ -79,7 +95,14 @@ class HandleBackend:
         return result
 
     async def predict(self, records: list[dict[str, Any]]) -> list[float]:
-        return await self._coalescer.submit(records)
+        context = logs.current()
+        ids = context.get("order_ids") or []
+        if len(ids) != len(records):
+            ids = [None] * len(records)
+        rid = context.get("request_id")
+        return await self._coalescer.submit(
+            [(r, [rid, i]) for r, i in zip(records, ids, strict=True)]
+        )
 
     async def explain(
         self, records: list[dict[str, Any]], k: int, steps: int

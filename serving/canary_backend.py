@@ -16,6 +16,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from serving import logs
 from serving.backends import PredictionBackend
 from serving.canary import CanarySettings, Track, split
 from serving.canary_stats import CanaryStats
@@ -199,7 +200,8 @@ class CanaryBackend:
         assert backend is not None
         started = time.perf_counter()
         try:
-            scores = await backend.predict(records)
+            with logs.bound(order_ids=ids):  # travel with the records to the Predictor's log
+                scores = await backend.predict(records)
         except Exception:
             self.stats.record_error(track, len(records))
             self.metrics.errors.labels(track).inc()

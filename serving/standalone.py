@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 from fastapi import FastAPI
 
+from serving import logs
 from serving.api import create_app
 from serving.auth import all_keys
 from serving.backends import LocalBackend
@@ -20,6 +21,7 @@ from training.registry import Registry
 
 def create() -> FastAPI:
     settings = get_settings()
+    logs.configure(settings.log_level, settings.log_format)
     torch.set_num_threads(settings.torch_threads)
     metrics = Metrics()  # one process: model and LLM metrics join the Gateway's registry
     model_metrics = ModelMetrics(metrics.registry)
