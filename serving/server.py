@@ -21,6 +21,9 @@ SERVE_ENV = {
     "RAY_SERVE_ENABLE_HA_PROXY": "1",
     "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
     "RAY_enable_metrics_collection": "0",
+    # Throughput-optimized Serve buffers 1000 log records per replica before writing; ours are
+    # one line per forward pass or email (access logs are off), so write each as it comes.
+    "RAY_SERVE_REQUEST_PATH_LOG_BUFFER_SIZE": "1",
 }
 _made_metrics_dir: list[str] = []  # a directory start() made, removed by stop()
 

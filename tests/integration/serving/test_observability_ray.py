@@ -110,7 +110,7 @@ def test_request_id_comes_back_and_reaches_the_predictor_log(client, orders, dep
     assert r.status_code == 200, r.text
     assert r.headers.get_list("x-request-id") == [rid]
     line = wait_for_line("Predictor", rid)
-    assert line["deployment"] == "Predictor"
+    assert line["deployment"] == "ocs_Predictor"  # Serve's field: application_deployment
     assert line["model_version"] == deployment.tag.split(":")[1]
     assert line["order_ids"] == [o["order_id"] for o in orders[:2]]
     assert rid in line["request_ids"]
@@ -123,7 +123,7 @@ def test_request_id_reaches_the_email_generator_log(client):
     assert r.status_code == 200, r.text
     assert r.headers.get_list("x-request-id") == [rid]
     line = wait_for_line("EmailGenerator", rid)
-    assert line["deployment"] == "EmailGenerator" and line["order_id"] == body["order_id"]
+    assert line["deployment"] == "ocs_EmailGenerator" and line["order_id"] == body["order_id"]
 
 
 def test_request_id_is_generated_when_absent_and_refused_when_malformed(client):
