@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from serving import multiprocess_metrics
@@ -93,3 +94,48 @@ def test_actor_options_add_the_variable_only_when_a_directory_is_set():
         "num_cpus": 0,
         "runtime_env": {"env_vars": {"PROMETHEUS_MULTIPROC_DIR": "/tmp/m"}},
     }
+
+
+@pytest.mark.slow
+def test_the_sidecar_serves_what_every_process_wrote(tmp_path):
+    """`ocs metrics serve`: the pod's scrape, whichever Gateway a request would reach."""
+    import socket
+    import time
+
+    import httpx
+
+    metrics_dir = multiprocess_metrics.prepare(tmp_path / "metrics")
+    env = {**os.environ, multiprocess_metrics.ENV: str(metrics_dir), "PYTHONPATH": str(ROOT)}
+    for n in (1, 6):
+        _run(WRITER, env, str(n))
+    shown = _run(
+        "from serving.cli import app; app()", env, "metrics", "show", "--dir", str(metrics_dir)
+    )
+    route = (("method", "POST"), ("route", "/v1/predict"), ("status", "200"))
+    assert _samples(shown)[("ocs_http_requests_total", route)] == 7
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    plain_env = {k: v for k, v in env.items() if k != multiprocess_metrics.ENV}
+    args = ["serve", "--dir", str(metrics_dir), "--port", str(port), "--host", "127.0.0.1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "serving", "metrics", *args], env=plain_env, cwd=ROOT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and proc.poll() is None, "sidecar did not start"
+                time.sleep(0.2)
+        samples = _samples(text)
+        assert samples[("ocs_http_requests_total", route)] == 7
+        assert samples[("ocs_model_batch_orders_count", (("model_version", "7"),))] == 2
+        _run(WRITER, env, "3")  # a replica that starts later is in the next scrape
+        later = _samples(httpx.get(f"http://127.0.0.1:{port}/metrics").text)
+        assert later[("ocs_http_requests_total", route)] == 10
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
