@@ -29,7 +29,7 @@ applications:
     # (an emptyDir); the Gateway's /metrics merges them (serving/multiprocess_metrics.py).
     runtime_env:
       env_vars:
-        PROMETHEUS_MULTIPROC_DIR: /tmp/ocs-metrics
+        PROMETHEUS_MULTIPROC_DIR: {{ include "ocs.metricsDir" . }}
     args:
       model_tag: {{ $p.stable.modelTag | quote }}
       {{- if $p.canary.enabled }}
