@@ -14,6 +14,7 @@ from serving.config import ApiKey, Scope, Settings
 from serving.email import router as email_routes
 from serving.email.backend import EmailBackend
 from serving.limits import BodyLimitMiddleware
+from serving.logs import RequestIdMiddleware
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.predict import PredictService
 from serving.schemas import Health, ModelsResponse, PredictRequest, PredictResponse
@@ -35,7 +36,10 @@ def create_app(
     keys: list[ApiKey],
     metrics: Metrics | None = None,
     emails: EmailBackend | None = None,
+    *,
+    behind_serve: bool = False,
 ) -> FastAPI:
+    """``behind_serve``: Ray Serve's HTTP server returns X-Request-ID itself."""
     app = FastAPI(
         title="Order Cancellation System",
         version="0.1.0",
@@ -80,5 +84,6 @@ def create_app(
 
     app.include_router(canary_api.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware, echo=not behind_serve)  # inside: 400s counted
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -9,6 +9,7 @@ from ray.serve import Application
 from serving.config import load_settings
 from serving.deployments import Gateway, Predictor
 from serving.email.deployment import EmailGenerator
+from serving.multiprocess_metrics import actor_options
 
 
 def build_app(args: dict[str, Any] | None = None) -> Application:
@@ -16,7 +17,14 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
     settings = load_settings(**(args or {}))
     shared = settings.for_replicas()
     # Per-request access logs cost more CPU than scoring an order; metrics count requests.
-    logging = {"enable_access_log": settings.serve_access_log, "log_level": settings.log_level}
+    # JSON lines carry Serve's request id (X-Request-ID), deployment and replica, plus ours.
+    logging = {
+        "enable_access_log": settings.serve_access_log,
+        "log_level": settings.log_level,
+        "encoding": settings.log_format.upper(),
+    }
+    # Every replica process of a node writes its metrics where the Gateway's /metrics reads them.
+    metrics_dir = settings.metrics_dir
     gateway: Any = Gateway  # @serve.deployment turns the classes into Deployments
     predictor: Any = Predictor
     # Serve admits only 5 concurrent requests per replica by default; the Gateway's work is
@@ -25,13 +33,14 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
         logging_config=logging,
         num_replicas=settings.predictor_replicas,
         max_ongoing_requests=settings.predictor_max_ongoing_requests,
+        ray_actor_options=actor_options(metrics_dir, num_cpus=0),
     ).bind(shared)
     emails: Any = EmailGenerator
     email_app = emails.options(
         logging_config=logging,
         num_replicas=settings.email_replicas,
         max_ongoing_requests=settings.email_max_ongoing_requests,
-        ray_actor_options={"num_cpus": 0, "num_gpus": settings.email_num_gpus},
+        ray_actor_options=actor_options(metrics_dir, num_cpus=0, num_gpus=settings.email_num_gpus),
     ).bind(shared)
     # A canary model binds a second Predictor; the Gateway's user_config sets its weight.
     canary_app = None
@@ -41,10 +50,12 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
             logging_config=logging,
             num_replicas=settings.predictor_replicas,
             max_ongoing_requests=settings.predictor_max_ongoing_requests,
+            ray_actor_options=actor_options(metrics_dir, num_cpus=0),
         ).bind(shared, settings.canary_model_tag)
     app: Application = gateway.options(
         logging_config=logging,
         num_replicas=settings.gateway_replicas,
         max_ongoing_requests=settings.gateway_max_ongoing_requests,
+        ray_actor_options=actor_options(metrics_dir, num_cpus=0),
     ).bind(predictor_app, shared, email_app, canary_app)
     return app

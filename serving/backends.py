@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
+from serving import logs
 from serving.coalesce import Coalescer
-from serving.metrics import Metrics
+from serving.metrics import Metrics, ModelMetrics
 from serving.scoring import Scorer
 from training.registry import Registry
 
@@ -26,15 +27,16 @@ class PredictionBackend(Protocol):
 class LocalBackend:
     """Scores in this process (the plain-uvicorn app); the model loads in the background."""
 
-    def __init__(self, registry: Registry, tag: str):
+    def __init__(self, registry: Registry, tag: str, metrics: ModelMetrics | None = None):
         self._scorer: Scorer | None = None
         self._error: Exception | None = None
+        self._metrics = metrics
         self._thread = threading.Thread(target=self._load, args=(registry, tag), daemon=True)
         self._thread.start()
 
     def _load(self, registry: Registry, tag: str) -> None:
         try:
-            self._scorer = Scorer(registry, tag)
+            self._scorer = Scorer(registry, tag, self._metrics)
         except Exception as exc:  # reported by every describe() until fixed
             self._error = exc
 
@@ -58,19 +60,34 @@ class LocalBackend:
         return await asyncio.to_thread(self.scorer.explain, records, k, steps)
 
 
+Item = tuple[dict[str, Any], list[str | None]]  # a record and its [request_id, order_id]
+
+
+class ScoringCall(TypedDict):
+    """One Gateway -> Predictor call: records, and [request_id, order_id] for each."""
+
+    records: list[dict[str, Any]]
+    tags: list[list[str | None]]
+
+
 class HandleBackend:
-    """Scores in the Predictor deployment through a Ray Serve handle, coalescing calls."""
+    """Scores in the Predictor deployment through a Ray Serve handle, coalescing calls.
+
+    One call carries orders of several requests, so each record travels with its request and
+    order id for the Predictor's log lines (Serve's own request id names only one of them).
+    """
 
     def __init__(self, handle: Any, metrics: Metrics, max_in_flight: int = 1):
         self.handle = handle
         self.metrics = metrics
-        self._coalescer: Coalescer[dict[str, Any], float] = Coalescer(self._call, max_in_flight)
+        self._coalescer: Coalescer[Item, float] = Coalescer(self._call, max_in_flight)
 
-    async def _call(self, records: list[dict[str, Any]]) -> list[float]:
+    async def _call(self, items: list[Item]) -> list[float]:
+        call = ScoringCall(records=[r for r, _ in items], tags=[t for _, t in items])
         started = time.perf_counter()
-        result: list[float] = await self.handle.predict.remote(records)
+        result: list[float] = await self.handle.predict.remote(call)
         self.metrics.backend_latency.observe(time.perf_counter() - started)
-        self.metrics.backend_batch.observe(len(records))
+        self.metrics.backend_batch.observe(len(items))
         return result
 
     async def describe(self) -> dict[str, Any]:
@@ -78,7 +95,14 @@ class HandleBackend:
         return result
 
     async def predict(self, records: list[dict[str, Any]]) -> list[float]:
-        return await self._coalescer.submit(records)
+        context = logs.current()
+        ids = context.get("order_ids") or []
+        if len(ids) != len(records):
+            ids = [None] * len(records)
+        rid = context.get("request_id")
+        return await self._coalescer.submit(
+            [(r, [rid, i]) for r, i in zip(records, ids, strict=True)]
+        )
 
     async def explain(
         self, records: list[dict[str, Any]], k: int, steps: int

@@ -16,6 +16,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from serving import logs
 from serving.backends import PredictionBackend
 from serving.canary import CanarySettings, Track, split
 from serving.canary_stats import CanaryStats
@@ -42,6 +43,7 @@ class CanaryMetrics:
             "ocs_canary_weight_percent",
             "Percent of orders the canary track answers (0 in shadow mode)",
             registry=registry,
+            multiprocess_mode="mostrecent",  # the last setting any Gateway replica applied
         )
         self.errors = Counter(
             "ocs_track_errors_total",
@@ -49,6 +51,8 @@ class CanaryMetrics:
             ["track"],
             registry=registry,
         )
+        for track in ("stable", "canary"):  # zero from the start: error ratios need both
+            self.errors.labels(track)
         self.latency = Histogram(
             "ocs_track_scoring_duration_seconds",
             "Scoring latency of one request's orders by track, coalescing wait included",
@@ -196,7 +200,8 @@ class CanaryBackend:
         assert backend is not None
         started = time.perf_counter()
         try:
-            scores = await backend.predict(records)
+            with logs.bound(order_ids=ids):  # travel with the records to the Predictor's log
+                scores = await backend.predict(records)
         except Exception:
             self.stats.record_error(track, len(records))
             self.metrics.errors.labels(track).inc()

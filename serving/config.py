@@ -158,6 +158,17 @@ class Settings(BaseSettings):
     canary_max_accuracy_drop: float = Field(0.02, ge=0, le=1, description="realized accuracy")
     canary_max_brier_increase: float = Field(0.01, ge=0, le=1, description="realized Brier score")
 
+    # --- observability (issue 7a): multi-process metrics, structured logs ---
+    metrics_dir: str = Field(
+        "",
+        description="node-local directory every Serve replica process writes its metrics to "
+        "(prometheus_client multiprocess mode), merged by the Gateway's /metrics; empty: each "
+        "replica's own registry. `ocs serve` makes a fresh one when empty",
+    )
+    log_format: str = Field(
+        "json", pattern="^(json|text)$", description="json: one JSON object per log line"
+    )
+
     @field_validator("model_tag")
     @classmethod
     def _tag_has_name(cls, v: str) -> str:

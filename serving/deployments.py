@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import torch
@@ -10,16 +11,19 @@ from fastapi import FastAPI
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from serving import logs
 from serving.api import create_app
 from serving.auth import all_keys
-from serving.backends import HandleBackend
+from serving.backends import HandleBackend, ScoringCall
 from serving.canary import CanarySettings
 from serving.canary_backend import CanaryBackend
 from serving.config import load_settings
 from serving.email.backend import HandleEmailBackend
-from serving.metrics import Metrics
+from serving.metrics import Metrics, ModelMetrics
 from serving.scoring import Scorer
 from training.registry import Registry
+
+log = logging.getLogger(__name__)
 
 
 @serve.deployment(name="Predictor", ray_actor_options={"num_cpus": 0})
@@ -28,11 +32,12 @@ class Predictor:
 
     def __init__(self, settings: dict[str, Any], model_tag: str | None = None):
         self.settings = load_settings(**settings)
+        logs.attach_to_serve(self.settings.log_level)
         # Intra-op threads only pay off for big batches; for online scoring their spin-waits
         # steal the cores the Gateway needs.
         torch.set_num_threads(self.settings.torch_threads)
         tag = model_tag or self.settings.model_tag
-        self.scorer = Scorer(Registry(self.settings.registry_path), tag)
+        self.scorer = Scorer(Registry(self.settings.registry_path), tag, ModelMetrics())
         self.reconfigure({})
 
     def reconfigure(self, config: dict[str, Any]) -> None:
@@ -53,14 +58,30 @@ class Predictor:
         return await asyncio.to_thread(self.scorer.explain, records, k, steps)
 
     @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.0)
-    async def predict(self, batches: list[list[dict[str, Any]]]) -> list[list[float]]:
-        flat = [record for batch in batches for record in batch]
+    async def predict(self, calls: list[ScoringCall]) -> list[list[float]]:
+        """Concurrent calls scored in one pass; their tags name requests and orders in the log."""
+        flat = [record for call in calls for record in call["records"]]
         scores = self.scorer.score(flat)
+        self._log(flat, [tag for call in calls for tag in call["tags"]])
         out, start = [], 0
-        for batch in batches:
-            out.append(scores[start : start + len(batch)])
-            start += len(batch)
+        for call in calls:
+            out.append(scores[start : start + len(call["records"])])
+            start += len(call["records"])
         return out
+
+    def _log(self, records: list[dict[str, Any]], tags: list[list[str | None]]) -> None:
+        request_ids = list(dict.fromkeys(rid for rid, _ in tags if rid))
+        order_ids = [oid for _, oid in tags if oid]
+        fields: dict[str, Any] = {
+            "model_version": self.scorer.record.version,
+            "request_ids": request_ids,
+            "order_ids": order_ids[: logs.MAX_IDS],
+        }
+        if len(request_ids) == 1:
+            fields["request_id"] = request_ids[0]
+        if len(order_ids) == 1:
+            fields["order_id"] = order_ids[0]
+        log.info("scored %d orders of %d requests", len(records), len(request_ids), extra=fields)
 
 
 @serve.deployment(name="Gateway", ray_actor_options={"num_cpus": 0})
@@ -76,6 +97,7 @@ class Gateway:
         canary: DeploymentHandle[Any] | None = None,
     ):
         self.settings = load_settings(**settings)
+        logs.attach_to_serve(self.settings.log_level)
         metrics = Metrics()
         in_flight = self.settings.gateway_max_in_flight
         stable = HandleBackend(predictor, metrics, in_flight)
@@ -84,7 +106,12 @@ class Gateway:
         self.router = CanaryBackend(stable, canary_backend, self.settings, metrics, replica)
         email_backend = HandleEmailBackend(emails) if emails is not None else None
         self._asgi = create_app(
-            self.router, self.settings, all_keys(self.settings), metrics, email_backend
+            self.router,
+            self.settings,
+            all_keys(self.settings),
+            metrics,
+            email_backend,
+            behind_serve=True,
         )
 
     def reconfigure(self, config: dict[str, Any]) -> None:

@@ -1,17 +1,25 @@
-"""Prometheus metrics of one Gateway replica (prefix ``ocs_``, base units)."""
+"""Prometheus metrics of the Gateway and the Predictor (prefix ``ocs_``, base units).
+
+docs/metrics.md lists every metric; tests/unit/serving/test_metrics_catalog.py keeps the two
+in step. In multiprocess mode (serving/multiprocess_metrics.py) /metrics shows all the
+replica processes of the node, not just this one.
+"""
 
 from __future__ import annotations
 
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving import multiprocess_metrics
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 class Metrics:
     def __init__(self) -> None:
+        multiprocess_metrics.directory()  # exists before the first sample is written
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "ocs_http_requests_total",
@@ -46,7 +54,33 @@ class Metrics:
         )
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return multiprocess_metrics.render(self.registry)
+
+
+class ModelMetrics:
+    """Counted in the process that runs the model (a Predictor replica, or in-process)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        multiprocess_metrics.directory()
+        self.registry = registry or CollectorRegistry()
+        self.batch = Histogram(
+            "ocs_model_batch_orders",
+            "Orders per forward pass of the model (after Serve's batching), by model version",
+            ["model_version"],
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "ocs_model_inference_duration_seconds",
+            "Time of one forward pass (features and model), by model version",
+            ["model_version"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def observe(self, model_version: str, orders: int, elapsed_s: float) -> None:
+        self.batch.labels(model_version).observe(orders)
+        self.latency.labels(model_version).observe(elapsed_s)
 
 
 class MetricsMiddleware:

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+from serving import logs
 from serving.backends import PredictionBackend
 from serving.canary_backend import Scored
 from serving.config import ConfigError, Settings
@@ -121,6 +122,8 @@ class PredictService:
     async def predict(self, request: PredictRequest) -> list[Prediction]:
         desc = await self.description()
         assert self._spec is not None
+        ids = [o.order_id for o in request.orders]
+        logs.bind(order_id=ids[0] if len(ids) == 1 else None, order_ids=ids[: logs.MAX_IDS])
         records = self.records(request, self._spec)
         # explanations come from the stable model, whichever track scores the order
         if request.explain:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from serving.metrics import ModelMetrics
 from training.explain import explain, top_factors
 from training.registry import Registry
 from training.spec import FeatureSpec
@@ -13,8 +15,9 @@ from training.spec import FeatureSpec
 class Scorer:
     """One loaded model version; shared by the Predictor deployment and the in-process backend."""
 
-    def __init__(self, registry: Registry, tag: str):
+    def __init__(self, registry: Registry, tag: str, metrics: ModelMetrics | None = None):
         self.record, self.artifact = registry.open(tag)
+        self.metrics = metrics
 
     @property
     def spec(self) -> FeatureSpec:
@@ -31,7 +34,11 @@ class Scorer:
         }
 
     def score(self, records: Sequence[Mapping[str, Any]]) -> list[float]:
-        return [float(p) for p in self.artifact.predict_records(records)]
+        started = time.perf_counter()
+        scores = [float(p) for p in self.artifact.predict_records(records)]
+        if self.metrics is not None:
+            self.metrics.observe(self.record.version, len(records), time.perf_counter() - started)
+        return scores
 
     def explain(
         self, records: Sequence[Mapping[str, Any]], k: int, steps: int

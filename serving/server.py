@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import tempfile
 import threading
+from pathlib import Path
 from typing import Any
 
+from serving import multiprocess_metrics
 from serving.config import Settings
 
 # Measured on two cores: HAProxy ingress plus throughput-optimized Serve lift a FastAPI
@@ -17,7 +21,11 @@ SERVE_ENV = {
     "RAY_SERVE_ENABLE_HA_PROXY": "1",
     "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
     "RAY_enable_metrics_collection": "0",
+    # Throughput-optimized Serve buffers 1000 log records per replica before writing; ours are
+    # one line per forward pass or email (access logs are off), so write each as it comes.
+    "RAY_SERVE_REQUEST_PATH_LOG_BUFFER_SIZE": "1",
 }
+_made_metrics_dir: list[str] = []  # a directory start() made, removed by stop()
 
 
 def start(settings: Settings, host: str, port: int, **init: Any) -> None:
@@ -32,6 +40,14 @@ def start(settings: Settings, host: str, port: int, **init: Any) -> None:
     # "local" always starts a cluster of our own; joining another process's cluster (a
     # leftover `ray start`, a second test session) would deploy into someone else's Serve.
     init.setdefault("address", "local")
+    # One node here: all replica processes write their metrics to one fresh directory, which
+    # the Gateway's /metrics merges.
+    metrics_dir = settings.metrics_dir
+    if not metrics_dir:
+        metrics_dir = tempfile.mkdtemp(prefix="ocs-metrics-")
+        _made_metrics_dir.append(metrics_dir)
+    multiprocess_metrics.prepare(Path(metrics_dir))
+    settings = settings.model_copy(update={"metrics_dir": metrics_dir})
     ray.init(include_dashboard=False, **init)
     serve.start(http_options={"host": host, "port": port})
     serve.run(build_app(settings.for_replicas()), name="ocs", route_prefix="/", blocking=False)
@@ -43,6 +59,8 @@ def stop() -> None:
 
     serve.shutdown()  # type: ignore[no-untyped-call]
     ray.shutdown()
+    while _made_metrics_dir:
+        shutil.rmtree(_made_metrics_dir.pop(), ignore_errors=True)
 
 
 def run_forever(settings: Settings, host: str, port: int) -> None:

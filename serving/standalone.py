@@ -8,18 +8,23 @@ from __future__ import annotations
 import torch
 from fastapi import FastAPI
 
+from serving import logs
 from serving.api import create_app
 from serving.auth import all_keys
 from serving.backends import LocalBackend
 from serving.config import get_settings
 from serving.email.backend import LocalEmailBackend
 from serving.email.service import EmailService
+from serving.metrics import Metrics, ModelMetrics
 from training.registry import Registry
 
 
 def create() -> FastAPI:
     settings = get_settings()
+    logs.configure(settings.log_level, settings.log_format)
     torch.set_num_threads(settings.torch_threads)
-    backend = LocalBackend(Registry(settings.registry_path), settings.model_tag)
-    emails = LocalEmailBackend(EmailService(settings))
-    return create_app(backend, settings, all_keys(settings), emails=emails)
+    metrics = Metrics()  # one process: model and LLM metrics join the Gateway's registry
+    model_metrics = ModelMetrics(metrics.registry)
+    backend = LocalBackend(Registry(settings.registry_path), settings.model_tag, model_metrics)
+    emails = LocalEmailBackend(EmailService(settings, registry=metrics.registry))
+    return create_app(backend, settings, all_keys(settings), metrics, emails)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
+from serving import logs
 from serving.email.chat import ReplyError, chat_completion
 from serving.email.schemas import ChatRequest, EmailDraft, EmailRequest
 from serving.email.service import EmailService
@@ -41,7 +42,8 @@ class LocalEmailBackend:
 
     async def generate(self, request: EmailRequest) -> EmailDraft:
         await self.start()
-        return await self.service.generate(request)
+        with logs.bound(order_id=request.order_id):
+            return await self.service.generate(request)
 
     async def get(self, email_id: str) -> EmailDraft | None:
         try:
@@ -64,7 +66,9 @@ class HandleEmailBackend:
         self.handle = handle
 
     async def generate(self, request: EmailRequest) -> EmailDraft:
-        result: dict[str, Any] = await self.handle.generate.remote(request.model_dump(mode="json"))
+        result: dict[str, Any] = await self.handle.generate.remote(
+            request.model_dump(mode="json"), logs.current()
+        )
         return EmailDraft.model_validate(_raise_if_error(result))
 
     async def get(self, email_id: str) -> EmailDraft | None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from ray import serve
 
+from serving import logs
 from serving.config import load_settings
 from serving.email.chat import ReplyError, chat_completion
 from serving.email.schemas import ChatRequest, EmailRequest
@@ -19,11 +20,17 @@ class EmailGenerator:
 
     async def __init__(self, settings: dict[str, Any]) -> None:  # type: ignore[misc]
         self.settings = load_settings(**settings)
+        logs.attach_to_serve(self.settings.log_level)
         self.service = EmailService(self.settings)
         await self.service.start()
 
-    async def generate(self, request: dict[str, Any]) -> dict[str, Any]:
-        draft = await self.service.generate(EmailRequest.model_validate(request))
+    async def generate(
+        self, request: dict[str, Any], context: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """``context``: the Gateway's log fields (request id, model version) for our lines."""
+        parsed = EmailRequest.model_validate(request)
+        with logs.bound(**(context or {}), order_id=parsed.order_id):
+            draft = await self.service.generate(parsed)
         return draft.model_dump(mode="json")
 
     async def get(self, email_id: str) -> dict[str, Any] | None:

@@ -1,9 +1,11 @@
-"""Email metrics, counted where the answer passes (the Gateway), so replicas add up."""
+"""Email metrics: the drafts are counted where the answer passes (the Gateway), the LLM calls
+where they happen (the EmailGenerator, or in-process)."""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from serving import multiprocess_metrics
 from serving.email.schemas import EmailDraft
 
 GENERATION_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -52,3 +54,16 @@ class EmailMetrics:
         if not draft.cached:
             self.tokens.labels(draft.engine, "in").inc(draft.usage.tokens_in)
             self.tokens.labels(draft.engine, "out").inc(draft.usage.tokens_out)
+
+
+class LlmMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None):
+        multiprocess_metrics.directory()
+        self.registry = registry or CollectorRegistry()
+        self.latency = Histogram(
+            "ocs_llm_request_duration_seconds",
+            "One engine request (its retries included), by engine and outcome (ok|error|timeout)",
+            ["engine", "outcome"],
+            buckets=GENERATION_BUCKETS,
+            registry=self.registry,
+        )

@@ -14,6 +14,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from serving.config import Settings
 from serving.email import context, guardrails
 from serving.email.breaker import CircuitBreaker
@@ -22,6 +24,7 @@ from serving.email.engines.base import EMAIL_SCHEMA, Completion, Engine, Generat
 from serving.email.engines.factory import build_engine
 from serving.email.engines.template import render as render_fallback
 from serving.email.kinds import DEFAULT_MODELS, EmailVariant
+from serving.email.metrics import LlmMetrics
 from serving.email.parsing import UnparseableOutput, parse_email
 from serving.email.prompts import Prompt, PromptLibrary
 from serving.email.render import to_html
@@ -45,8 +48,10 @@ class EmailService:
         library: PromptLibrary | None = None,
         cache: EmailCache | None = None,
         store: EmailStore | None = None,
+        registry: CollectorRegistry | None = None,
     ):
         self.settings = settings
+        self.llm_metrics = LlmMetrics(registry)
         self.library = library or PromptLibrary(settings.prompts_dir)
         self.variants = list(settings.email_variants) or default_variants(
             settings.email_engine, settings.email_model, settings.email_prompt
@@ -94,13 +99,23 @@ class EmailService:
 
     async def _call(self, engine: Engine, request: GenerationRequest) -> list[Completion]:
         s = self.settings
-        return await call_engine(
-            engine,
-            [request],
-            timeout_s=s.email_timeout_s,
-            retries=s.email_retries,
-            first_wait_s=s.email_retry_wait_s,
-        )
+        started, outcome = time.perf_counter(), "error"
+        try:
+            completions = await call_engine(
+                engine,
+                [request],
+                timeout_s=s.email_timeout_s,
+                retries=s.email_retries,
+                first_wait_s=s.email_retry_wait_s,
+            )
+            outcome = "ok"
+            return completions
+        except TimeoutError:
+            outcome = "timeout"
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            self.llm_metrics.latency.labels(engine.kind, outcome).observe(elapsed)
 
     async def generate(self, request: EmailRequest) -> EmailDraft:
         started = time.perf_counter()

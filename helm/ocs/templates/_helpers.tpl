@@ -148,3 +148,8 @@ gke-gcsfuse/volumes: "true"
 {{- end }}
 {{- end }}
 
+
+{{/* Where every Serve replica process of a pod writes its metrics (on the pod's /tmp emptyDir). */}}
+{{- define "ocs.metricsDir" -}}
+/tmp/ocs-metrics
+{{- end }}

@@ -77,6 +77,23 @@ spec:
           mountPath: {{ $v.emailGenerator.weights.mountPath }}
           readOnly: {{ ne $v.emailGenerator.weights.source "huggingface" }}
         {{- end }}
+    {{- if $v.monitoring.podMonitor.enabled }}
+    # The merged metrics of every Serve replica process of this pod (they write to
+    # /tmp/ocs-metrics, see the Serve config's runtime_env): one scrape per pod shows them all.
+    - name: metrics
+      image: {{ include "ocs.image" .root }}
+      imagePullPolicy: {{ $v.image.pullPolicy }}
+      command: [ocs, metrics, serve, --dir, {{ include "ocs.metricsDir" .root }}, --port, {{ $v.monitoring.podMonitor.exporterPort | quote }}]
+      ports:
+        - {name: ocs-metrics, containerPort: {{ $v.monitoring.podMonitor.exporterPort }}}
+      resources:
+        {{- toYaml $v.monitoring.podMonitor.exporterResources | nindent 8 }}
+      securityContext:
+        {{- include "ocs.containerSecurityContext" .root | nindent 8 }}
+      volumeMounts:
+        - name: tmp
+          mountPath: /tmp
+    {{- end }}
   volumes:
     {{- include "ocs.volumes" .root | nindent 4 }}
     - name: shm

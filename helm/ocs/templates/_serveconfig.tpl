@@ -25,6 +25,11 @@ applications:
   - name: ocs
     route_prefix: /
     import_path: serving.app:build_app
+    # Every replica process of a pod writes its metrics to one directory on the pod's /tmp
+    # (an emptyDir); the Gateway's /metrics merges them (serving/multiprocess_metrics.py).
+    runtime_env:
+      env_vars:
+        PROMETHEUS_MULTIPROC_DIR: {{ include "ocs.metricsDir" . }}
     args:
       model_tag: {{ $p.stable.modelTag | quote }}
       {{- if $p.canary.enabled }}

@@ -11,6 +11,9 @@
 {{- if and (not $p.canary.enabled) (or (gt (int $p.canary.weight) 0) $p.canary.shadow) }}
 {{- $problems = append $problems "predictor.canary.weight/shadow are set but predictor.canary.enabled is false" }}
 {{- end }}
+{{- if and .Values.monitoring.podMonitor.enabled .Values.monitoring.serviceMonitor.enabled }}
+{{- $problems = append $problems "monitoring.podMonitor and monitoring.serviceMonitor both scrape ocs's metrics (the pod's sidecar and the Gateway's /metrics): enable one, or every sample counts twice" }}
+{{- end }}
 {{- if and (eq .Values.registry.type "gcs") (not .Values.registry.gcs.bucket) }}
 {{- $problems = append $problems "registry.type is gcs but registry.gcs.bucket is empty" }}
 {{- end }}

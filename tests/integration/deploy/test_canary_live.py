@@ -56,6 +56,7 @@ class Live:
     cancelled: list[bool]  # the true outcome of each of `orders`
     deployed: list[dict[str, Any]] = field(default_factory=list)
     outcomes: dict[str, bool] = field(default_factory=dict)  # order id sent -> outcome
+    metrics_dir: str = ""  # stands in for the pod's own /tmp/ocs-metrics
 
     def render(self, canary: str, weight: int, shadow: bool = False) -> dict[str, Any]:
         docs = chart.documents(
@@ -77,6 +78,9 @@ class Live:
         # The one local change: where this test's registry and keys live (a pod gets
         # OCS_REGISTRY_DIR and OCS_API_KEYS from the chart's ConfigMap and Secret instead).
         config["applications"][0]["args"]["state_dir"] = self.state_dir
+        # ... and where the replicas write metrics: a pod's /tmp is its own, this machine's isn't
+        env = config["applications"][0]["runtime_env"]["env_vars"]
+        env["PROMETHEUS_MULTIPROC_DIR"] = self.metrics_dir
         return config
 
     def deploy(self, config: dict[str, Any]) -> None:
@@ -147,6 +151,7 @@ def live(tmp_path_factory, trained, orders_df, spec) -> Iterator[Live]:
         state_dir=str(state),
         orders=orders_from_frame(orders_df.tail(400), spec),
         cancelled=list(orders_df.tail(400)["outcome"] == "cancelled"),
+        metrics_dir=str(state / "metrics"),
     )
     try:
         yield setup
