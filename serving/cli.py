@@ -13,6 +13,7 @@ import typer
 from serving.canary_cli import canary_app
 from serving.cli_common import fail, settings
 from serving.config import ConfigError, Mode, Scope, Settings
+from serving.drift_cli import drift_app
 from serving.prompts_cli import prompts_app
 
 app = typer.Typer(help="Order Cancellation System", no_args_is_help=True, add_completion=False)
@@ -24,6 +25,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(keys_app, name="keys")
 app.add_typer(canary_app, name="canary")
 app.add_typer(prompts_app, name="prompts")
+app.add_typer(drift_app, name="drift")
 
 
 def _registry(s: Settings) -> Any:
