@@ -233,8 +233,8 @@ def test_components_the_issue_asks_for(rendered):
     }
     assert command == {
         "ocs-batch": ["ocs", "batch", "run"],
-        "ocs-retrain": ["ocs", "train", "pipeline"],
-        "ocs-drift": ["ocs", "drift", "check"],
+        "ocs-retrain": ["ocs", "train", "pipeline", "--from-db", "--json"],
+        "ocs-drift": ["ocs", "drift", "check", "--from-db", "--json"],
     }
     assert {"NetworkPolicy", "ConfigMap", "ServiceAccount"} <= {d["kind"] for d in docs}
     # a budget only where pods can spare one: with a single pod it would block node drains
