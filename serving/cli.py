@@ -14,6 +14,7 @@ from serving.canary_cli import canary_app
 from serving.cli_common import fail, settings
 from serving.config import ConfigError, Mode, Scope, Settings
 from serving.drift_cli import drift_app
+from serving.models_cli import models_export, models_import
 from serving.prompts_cli import prompts_app
 from serving.retrain_cli import retrain_pipeline
 
@@ -27,6 +28,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(canary_app, name="canary")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(drift_app, name="drift")
+models_app.command("export")(models_export)
+models_app.command("import")(models_import)
 
 
 def _registry(s: Settings) -> Any:

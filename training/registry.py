@@ -169,6 +169,19 @@ class Registry:
             raise RegistryError(f"cannot import {source}: {exc}") from exc
         return str(model.tag)
 
+    def ensure(self, tag: str, uri: str) -> None:
+        """Import ``tag`` from the registry URI when this registry lacks it (a serving pod).
+
+        Only pinned versions travel: ``latest`` means this registry's newest model.
+        """
+        full = tag if ":" in tag else f"{MODEL_NAME}:{tag}"
+        if not uri or full.endswith(":latest"):
+            return
+        try:
+            self._store.get(full)
+        except NotFound:
+            self.import_(export_path(uri, full))
+
 
 def export_path(uri: str, tag: str) -> str:
     """Where ``tag`` lives under a registry URI."""
