@@ -1,4 +1,4 @@
-"""`ocs models export|import` and the Predictor's fetch of a pinned version from the registry URI."""
+"""`ocs models export|import` and the Predictor fetching a pinned version from the registry URI."""
 
 from __future__ import annotations
 
