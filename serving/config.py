@@ -179,6 +179,12 @@ class Settings(BaseSettings):
     retrain_max_auc_drop: float = Field(0.01, ge=0, le=1, description="gate: AUC tolerance")
     retrain_max_ece_increase: float = Field(0.02, ge=0, le=1, description="gate: ECE tolerance")
     retrain_canary_weight: int = Field(10, ge=0, le=100, description="proposed canary's weight")
+    realized_accuracy_window_days: int = Field(
+        28, ge=1, description="outcomes of predictions this recent make ocs_realized_accuracy"
+    )
+    realized_accuracy_ttl_s: float = Field(
+        300, ge=0, description="the Gateway reads the store's outcomes at most this often"
+    )
 
     @field_validator("model_tag")
     @classmethod
