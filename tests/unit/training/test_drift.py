@@ -89,12 +89,15 @@ def test_stationary_samples_raise_no_alarm_in_95_percent_of_seeds(trained):
 
 
 def test_cbpe_tracks_realized_accuracy_without_labels(trained):
-    """Calibrated probabilities predict the accuracy that the labels later show."""
+    """Calibrated probabilities predict the accuracy the labels later show, up to the model's
+    own calibration error: |CBPE - accuracy| is at most the ECE on the same orders."""
     for scenario in (None, "delivery_shock"):
         df = synth.generate(SAMPLE_ROWS, seed=21, drift=scenario)
         p = trained.artifact.predict_frame(df)
-        realized = binary_metrics((df["outcome"] == "cancelled").to_numpy(float), p)["accuracy"]
-        assert cbpe_accuracy(p) == pytest.approx(realized, abs=0.03), scenario
+        metrics = binary_metrics((df["outcome"] == "cancelled").to_numpy(float), p)
+        gap = abs(cbpe_accuracy(p) - metrics["accuracy"])
+        assert gap <= metrics["ece"] + 0.005, (scenario, gap, metrics["ece"])
+        assert gap < 0.04, scenario
 
 
 def test_small_samples_are_not_judged_and_carry_a_higher_noise_floor(trained):
