@@ -55,8 +55,21 @@ def _data(s: Settings, spec: Any, data: Path | None, from_db: bool) -> tuple[str
     if from_db:
         from serving.store_access import open_store
 
-        return "store:orders-with-outcomes", open_store(s).training_frame(spec)
+        frame = open_store(s).training_frame(spec)
+        return "store:orders-with-outcomes", from_store_labels(frame, spec)
     fail("give the training data: --data PATH (.csv or .parquet) or --from-db (the store)")
+
+
+def from_store_labels(df: Any, spec: Any) -> Any:
+    """The store's label column says 1 for cancelled (the contract); the spec may name another
+    positive value (``cancelled`` for dealer_orders): map 1 to it, anything else to negative."""
+    column, positive = spec.label.column, spec.label.positive
+    if column not in df.columns or positive in (1, True, "1"):
+        return df
+    out = df.copy()
+    hit = out[column].astype(float) == 1.0
+    out[column] = [positive if h else f"not_{positive}" for h in hit]
+    return out
 
 
 def _spec(registry: Any, spec: str | None, current: str) -> Any:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from serving import cli
 from serving.config import get_settings
-from serving.retrain_cli import retrain_registry
+from serving.retrain_cli import from_store_labels, retrain_registry
 from tests import chart
 from training import synth
 from training.registry import Registry
@@ -107,3 +107,11 @@ def test_pipeline_input_errors(state, fresh):
 def test_retrain_metric_name():
     text = generate_latest(retrain_registry("refused")).decode()
     assert 'ocs_retrain_last_run_timestamp_seconds{result="refused"}' in text
+
+
+def test_store_labels_map_to_the_specs_positive_value(spec, orders_df):
+    """training_frame() says 1 for cancelled; dealer_orders names `cancelled` the positive."""
+    from training.data import labels
+
+    frame = orders_df.assign(outcome=(orders_df["outcome"] == "cancelled").astype(int))
+    assert (labels(from_store_labels(frame, spec), spec) == labels(orders_df, spec)).all()
