@@ -43,6 +43,7 @@ def state(deployment, tmp_path, monkeypatch):
     get_settings.cache_clear()
 
 
+@pytest.mark.slow
 def test_fresh_data_passes_the_gate_and_is_proposed_as_canary(state, fresh, deployment, tmp_path):
     uri = f"file://{tmp_path / 'bucket' / 'models'}"
     out = runner.invoke(
@@ -77,6 +78,7 @@ def test_fresh_data_passes_the_gate_and_is_proposed_as_canary(state, fresh, depl
         assert "PredictorCanary" in [d["name"] for d in app["deployments"]]
 
 
+@pytest.mark.slow
 def test_shuffled_labels_are_refused_with_the_reason(state, fresh):
     before = {r.tag for r in Registry(state / "registry").list()}
     out = runner.invoke(
