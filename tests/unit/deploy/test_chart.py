@@ -294,3 +294,20 @@ def test_every_value_is_documented():
         if not lines[i - 1].strip().startswith("# --"):
             undocumented.append(f"{i + 1}: {line.strip()}")
     assert not undocumented, undocumented
+
+
+def test_verdict_exit_codes_fail_the_job_without_retries(rendered):
+    """`ocs drift check` exits 3/4 and `ocs train pipeline` 3 with an answer: no rerun."""
+    crons = {d["metadata"]["name"]: d for d in rendered["default"] if d["kind"] == "CronJob"}
+
+    def policy(name):
+        return crons[name]["spec"]["jobTemplate"]["spec"].get("podFailurePolicy")
+
+    assert policy("ocs-drift")["rules"] == [
+        {
+            "action": "FailJob",
+            "onExitCodes": {"containerName": "drift", "operator": "In", "values": [3, 4]},
+        }
+    ]
+    assert policy("ocs-retrain")["rules"][0]["onExitCodes"]["values"] == [3]
+    assert policy("ocs-batch") is None
