@@ -33,6 +33,17 @@ def canary_values(tag: str, weight: int) -> dict[str, Any]:
     }
 
 
+def write_proposal(uri: str, tag: str, values: str) -> str:
+    """The canary values beside the exported model, where they outlive the CronJob's pod."""
+    import fsspec
+
+    name, version = tag.split(":", 1)
+    target = f"{uri.rstrip('/')}/proposals/{name}-{version}.canary-values.yaml"
+    with fsspec.open(target, "w", auto_mkdir=True) as f:
+        f.write(values)
+    return target
+
+
 def retrain_registry(verdict: str) -> CollectorRegistry:
     registry = CollectorRegistry()
     Gauge(
@@ -194,7 +205,8 @@ def retrain_pipeline(
         if uri:
             try:
                 record["exported"] = registry.export(run.tag, uri)
-            except RegistryError as exc:
+                record["proposal"] = write_proposal(uri, run.tag, path.read_text())
+            except (RegistryError, OSError, ImportError) as exc:
                 fail(f"{run.tag} is registered here but not exported: {exc}")
     runs.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())

@@ -68,6 +68,9 @@ def test_fresh_data_passes_the_gate_and_is_proposed_as_canary(state, fresh, depl
     assert json.loads(saved.read_text())["tag"] == run["tag"]
     # the serving side imports it from the registry URI into its own registry
     assert run["exported"].endswith(f"{run['tag'].replace(':', '-')}.bentomodel")
+    proposal = tmp_path / "bucket" / "models" / "proposals"
+    assert run["proposal"].endswith(".canary-values.yaml")
+    assert yaml.safe_load(next(proposal.iterdir()).read_text()) == values  # outlives the pod
     serving = Registry(tmp_path / "serving-registry")
     assert serving.import_(run["exported"]) == run["tag"]
     assert serving.load(run["tag"]).reference is not None
