@@ -293,7 +293,7 @@ def _categorical_drift(
         if key in known:
             current[key] += c
         elif OTHER in known and key != MISSING:
-            current[OTHER] += c  # rare in the reference, not new
+            current[OTHER] += c  # once rare ones are pooled, new and rare look alike
         else:
             current[UNSEEN] += c
     bins = [*known, *([UNSEEN] if current.get(UNSEEN) else [])]
