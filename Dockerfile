@@ -23,7 +23,9 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY serving ./serving
 COPY training ./training
-RUN pip install .
+# gcs: gs:// registry URIs, where the retraining CronJob exports models for the Predictors
+# hadolint ignore=DL3013
+RUN pip install ".[gcs]"
 
 # ---- runtime (CPU), the default target ----
 FROM ${PYTHON_IMAGE} AS cpu
@@ -65,7 +67,7 @@ COPY serving ./serving
 COPY training ./training
 # The project itself; its GPU dependencies are pinned in pyproject.toml (vllm==0.33.0).
 # hadolint ignore=DL3013
-RUN pip install ".[gpu]"
+RUN pip install ".[gpu,gcs]"
 
 # ---- runtime (GPU) ----
 FROM ${CUDA_IMAGE} AS gpu

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from serving import canary_api, errors
+from serving.accuracy import AccuracyGauges, OutcomesProvider, RealizedAccuracy
 from serving.auth import KeyRing, require
 from serving.backends import PredictionBackend
 from serving.config import ApiKey, Scope, Settings
@@ -17,7 +19,14 @@ from serving.limits import BodyLimitMiddleware
 from serving.logs import RequestIdMiddleware
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.predict import PredictService
-from serving.schemas import Health, ModelsResponse, PredictRequest, PredictResponse
+from serving.schemas import (
+    Health,
+    ModelInfo,
+    ModelsResponse,
+    PredictRequest,
+    PredictResponse,
+    WeeklyAccuracy,
+)
 
 PredictKey = Annotated[ApiKey, Depends(require(Scope.predict))]
 
@@ -38,8 +47,11 @@ def create_app(
     emails: EmailBackend | None = None,
     *,
     behind_serve: bool = False,
+    outcomes: OutcomesProvider | None = None,
 ) -> FastAPI:
-    """``behind_serve``: Ray Serve's HTTP server returns X-Request-ID itself."""
+    """The HTTP app. ``behind_serve``: Ray Serve's HTTP server returns X-Request-ID itself.
+    ``outcomes``: the store's ``prediction_outcomes(since)`` (realized accuracy in
+    ``GET /v1/models`` and ``/metrics``); None where no store is connected."""
     app = FastAPI(
         title="Order Cancellation System",
         version="0.1.0",
@@ -50,6 +62,30 @@ def create_app(
     app.state.service = PredictService(backend, settings, metrics)
     errors.install(app)
     email_routes.install(app, emails, metrics.registry)
+    gauges = AccuracyGauges(metrics.registry)
+    realized = (
+        RealizedAccuracy(
+            outcomes,
+            gauges,
+            settings.realized_accuracy_window_days,
+            settings.realized_accuracy_ttl_s,
+        )
+        if outcomes is not None
+        else None
+    )
+
+    async def accuracy_figures(service: PredictService) -> ModelInfo:
+        """The served model with its validation gauge set and, with a store, realized accuracy."""
+        info = await service.model_info()
+        gauges.set_validation(info.version, info.metrics)
+        weekly = await realized.weekly() if realized is not None else None
+        if weekly is not None:
+            rows = weekly[weekly["model_version"] == info.version]
+            info.realized_accuracy = [
+                WeeklyAccuracy.model_validate(r)
+                for r in rows.drop(columns=["model_version"]).to_dict("records")
+            ]
+        return info
 
     @app.get("/healthz", response_model=Health, tags=["ops"])
     async def healthz() -> Health:
@@ -66,15 +102,18 @@ def create_app(
         return JSONResponse(Health(status="ready", detail=desc["tag"]).model_dump())
 
     @app.get("/metrics", tags=["ops"], response_class=Response)
-    async def prometheus() -> Response:
+    async def prometheus(service: ServiceDep) -> Response:
         """Prometheus metrics of this replica."""
+        with contextlib.suppress(errors.ApiError):  # model not loaded: /readyz says so
+            await accuracy_figures(service)
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     @app.get("/v1/models", response_model=ModelsResponse, tags=["models"])
     async def models(service: ServiceDep, _: PredictKey) -> ModelsResponse:
         """The model being served, its features and its evaluation metrics."""
         return ModelsResponse(
-            models=[await service.model_info()], risk_thresholds=await service.risk_thresholds()
+            models=[await accuracy_figures(service)],
+            risk_thresholds=await service.risk_thresholds(),
         )
 
     @app.post("/v1/predict", response_model=PredictResponse, tags=["predict"])

@@ -13,8 +13,11 @@ import typer
 from serving.canary_cli import canary_app
 from serving.cli_common import fail, settings
 from serving.config import ConfigError, Mode, Scope, Settings
+from serving.drift_cli import drift_app
 from serving.metrics_cli import metrics_app
+from serving.models_cli import models_export, models_import
 from serving.prompts_cli import prompts_app
+from serving.retrain_cli import retrain_pipeline
 
 app = typer.Typer(help="Order Cancellation System", no_args_is_help=True, add_completion=False)
 data_app = typer.Typer(help="Data sets", no_args_is_help=True)
@@ -26,6 +29,9 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(canary_app, name="canary")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(metrics_app, name="metrics")
+app.add_typer(drift_app, name="drift")
+models_app.command("export")(models_export)
+models_app.command("import")(models_import)
 
 
 def _registry(s: Settings) -> Any:
@@ -79,9 +85,20 @@ def _print_table(title: str, rows: dict[str, dict[str, float]], columns: list[st
         typer.echo(f"{name:<{width}}{cells}")
 
 
-@app.command()
+train_app = typer.Typer(
+    help="Train a model on a data set and register it; `ocs train pipeline` retrains with a gate",
+    invoke_without_command=True,
+)
+app.add_typer(train_app, name="train")
+train_app.command("pipeline")(retrain_pipeline)
+
+
+@train_app.callback()
 def train(
-    spec: Annotated[str, typer.Option(help="shipped spec name or path to a YAML spec")],
+    ctx: typer.Context,
+    spec: Annotated[
+        str | None, typer.Option(help="shipped spec name or path to a YAML spec (required)")
+    ] = None,
     data: Annotated[
         Path | None,
         typer.Option(help=".csv or .parquet; default: the spec's data_file in OCS_DATA_DIR"),
@@ -98,6 +115,10 @@ def train(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON line")] = False,
 ) -> None:
     """Train a model on a data set and register it."""
+    if ctx.invoked_subcommand is not None:
+        return  # `ocs train pipeline ...`: its own options
+    if spec is None:
+        fail("missing option --spec (a shipped spec name or a YAML path); see `ocs train --help`")
     from training.data import DataError
     from training.features import FeatureError
     from training.loaders import load_dataset

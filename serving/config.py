@@ -169,6 +169,34 @@ class Settings(BaseSettings):
         "json", pattern="^(json|text)$", description="json: one JSON object per log line"
     )
 
+    # --- drift, realized accuracy, weekly retraining (issue 7b) ---
+    registry_uri: str = Field(
+        "",
+        description="models travel here between pods (BentoML export): gs://BUCKET/models, "
+        "file:///path or a folder; empty: the local registry only",
+    )
+    drift_psi_threshold: float = Field(0.2, gt=0, description="numeric feature PSI alarm")
+    drift_js_threshold: float = Field(0.1, gt=0, le=1, description="categorical JS distance alarm")
+    drift_score_psi_threshold: float = Field(0.2, gt=0, description="score PSI alarm")
+    drift_max_accuracy_drop: float = Field(
+        0.1, ge=0, le=1, description="estimated accuracy below the reference's by this share"
+    )
+    drift_min_rows: int = Field(
+        2000, ge=1, description="smaller samples aren't judged: divergences are biased upward"
+    )
+    retrain_holdout_fraction: float = Field(
+        0.2, gt=0, lt=1, description="latest share of the data both models are judged on"
+    )
+    retrain_max_auc_drop: float = Field(0.01, ge=0, le=1, description="gate: AUC tolerance")
+    retrain_max_ece_increase: float = Field(0.02, ge=0, le=1, description="gate: ECE tolerance")
+    retrain_canary_weight: int = Field(10, ge=0, le=100, description="proposed canary's weight")
+    realized_accuracy_window_days: int = Field(
+        28, ge=1, description="outcomes of predictions this recent make ocs_realized_accuracy"
+    )
+    realized_accuracy_ttl_s: float = Field(
+        300, ge=0, description="the Gateway reads the store's outcomes at most this often"
+    )
+
     @field_validator("model_tag")
     @classmethod
     def _tag_has_name(cls, v: str) -> str:

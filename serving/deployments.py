@@ -37,7 +37,9 @@ class Predictor:
         # steal the cores the Gateway needs.
         torch.set_num_threads(self.settings.torch_threads)
         tag = model_tag or self.settings.model_tag
-        self.scorer = Scorer(Registry(self.settings.registry_path), tag, ModelMetrics())
+        self.scorer = Scorer(
+            Registry(self.settings.registry_path), tag, ModelMetrics(), self.settings.registry_uri
+        )
         self.reconfigure({})
 
     def reconfigure(self, config: dict[str, Any]) -> None:

@@ -61,6 +61,18 @@ class FeatureInfo(BaseModel):
     description: str = ""
 
 
+class WeeklyAccuracy(BaseModel):
+    """Served predictions of one ISO week (of the prediction) whose outcome is known."""
+
+    track: Track
+    week: str = Field(description="Monday of the prediction week, UTC (YYYY-MM-DD)")
+    orders: int = Field(description="predictions with a known outcome")
+    accuracy: float = Field(description="share right at the 0.5 threshold")
+    brier: float
+    cancel_rate: float
+    mean_probability: float
+
+
 class ModelInfo(BaseModel):
     tag: str
     version: str
@@ -69,6 +81,10 @@ class ModelInfo(BaseModel):
     created: str
     features: list[FeatureInfo]
     metrics: dict[str, Any] = Field(default_factory=dict)
+    realized_accuracy: list[WeeklyAccuracy] | None = Field(
+        default=None,
+        description="per week, from reported outcomes; null where no store is connected",
+    )
 
 
 class ModelsResponse(BaseModel):

@@ -15,7 +15,14 @@ from training.spec import FeatureSpec
 class Scorer:
     """One loaded model version; shared by the Predictor deployment and the in-process backend."""
 
-    def __init__(self, registry: Registry, tag: str, metrics: ModelMetrics | None = None):
+    def __init__(
+        self,
+        registry: Registry,
+        tag: str,
+        metrics: ModelMetrics | None = None,
+        registry_uri: str = "",
+    ):
+        registry.ensure(tag, registry_uri)  # a version exported by the retraining pod
         self.record, self.artifact = registry.open(tag)
         self.metrics = metrics
 

@@ -25,6 +25,7 @@ WEIGHTS_FILE = "weights.pt"
 CALIBRATION_FILE = "calibration.json"
 BANDS_FILE = "risk_bands.json"
 BASELINE_FILE = "explain_baseline.json"
+REFERENCE_FILE = "drift_reference.json"  # training.drift.reference_stats (issue 7)
 DEFAULT_BANDS = {"medium": 0.35, "high": 0.6}  # models saved before bands were fitted
 
 
@@ -48,6 +49,7 @@ class ModelArtifact:
         calibrator: Calibrator | None = None,
         bands: dict[str, float] | None = None,
         baseline: dict[str, list[Any]] | None = None,
+        reference: dict[str, Any] | None = None,
     ):
         self.spec = spec
         self.preprocessor = preprocessor
@@ -55,6 +57,7 @@ class ModelArtifact:
         self.calibrator = calibrator or Calibrator()
         self.bands = dict(bands or DEFAULT_BANDS)
         self.baseline = baseline
+        self.reference = reference  # drift reference statistics; None for older models
         self.tag = ""  # set by the registry on load
 
     def logits(self, encoded: Encoded) -> np.ndarray:
@@ -83,6 +86,8 @@ class ModelArtifact:
         (directory / BANDS_FILE).write_text(json.dumps(self.bands))
         if self.baseline is not None:
             (directory / BASELINE_FILE).write_text(json.dumps(self.baseline))
+        if self.reference is not None:
+            (directory / REFERENCE_FILE).write_text(json.dumps(self.reference))
 
     @classmethod
     def load(cls, directory: Path) -> ModelArtifact:
@@ -105,4 +110,5 @@ class ModelArtifact:
             Calibrator.from_dict(calibration) if calibration else None,
             optional(BANDS_FILE),
             optional(BASELINE_FILE),
+            optional(REFERENCE_FILE),
         )

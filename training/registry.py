@@ -21,6 +21,7 @@ from training.artifact import ModelArtifact
 
 MODEL_NAME = "cancel-predictor"
 REPORT_DIR = "report"
+EXPORT_SUFFIX = ".bentomodel"
 
 
 class RegistryError(LookupError):
@@ -134,3 +135,61 @@ class Registry:
     def list(self) -> list[ModelRecord]:
         models = [self._record(m) for m in self._store.list() if m.tag.name == MODEL_NAME]
         return sorted(models, key=lambda r: r.created, reverse=True)
+
+    # --- moving models between pods through a registry URI (issue 7) ---
+
+    def export(self, tag: str, uri: str) -> str:
+        """Write one version to ``uri`` (a folder, ``file://``, ``gs://`` ...); returns its path.
+
+        The file is ``<uri>/<name>-<version>.bentomodel``: BentoML's own archive, written
+        through fsspec, so ``gs://`` needs the ``gcs`` extra (gcsfs) and nothing else.
+        """
+        model = self._get(tag)
+        target = export_path(uri, str(model.tag))
+        if "://" not in target or target.startswith("file://"):
+            Path(target.removeprefix("file://")).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            out: str = bentoml.models.export_model(model.tag, target, _model_store=self._store)
+        except (ImportError, ValueError, OSError) as exc:
+            raise RegistryError(f"cannot export {model.tag} to {target}: {exc}") from exc
+        return out
+
+    def import_(self, source: str) -> str:
+        """Add a ``.bentomodel`` file (local or remote) to this registry; returns the tag.
+
+        A version that is here already is left as it is (imports are idempotent).
+        """
+        try:
+            model = bentoml.models.import_model(source, _model_store=self._store)
+        except bentoml.exceptions.BentoMLException as exc:
+            if "already exists" in str(exc):
+                return _tag_of_export(source)
+            raise RegistryError(f"cannot import {source}: {exc}") from exc
+        except (ImportError, ValueError, OSError) as exc:
+            raise RegistryError(f"cannot import {source}: {exc}") from exc
+        return str(model.tag)
+
+    def ensure(self, tag: str, uri: str) -> None:
+        """Import ``tag`` from the registry URI when this registry lacks it (a serving pod).
+
+        Only pinned versions travel: ``latest`` means this registry's newest model.
+        """
+        full = tag if ":" in tag else f"{MODEL_NAME}:{tag}"
+        if not uri or full.endswith(":latest"):
+            return
+        try:
+            self._store.get(full)
+        except NotFound:
+            self.import_(export_path(uri, full))
+
+
+def export_path(uri: str, tag: str) -> str:
+    """Where ``tag`` lives under a registry URI."""
+    name, version = tag.split(":", 1)
+    return f"{uri.rstrip('/')}/{name}-{version}{EXPORT_SUFFIX}"
+
+
+def _tag_of_export(source: str) -> str:
+    stem = source.rstrip("/").rsplit("/", 1)[-1].removesuffix(EXPORT_SUFFIX)
+    name, _, version = stem.rpartition("-")
+    return f"{name}:{version}"

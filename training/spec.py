@@ -51,6 +51,11 @@ class Feature(_Strict):
     min_count: int = Field(
         1, ge=1, description="categorical only: rarer training categories share one bucket"
     )
+    drift: bool = Field(
+        True,
+        description="compare in drift checks; false for calendar features (month, weekday) "
+        "whose shares follow the season and the training window, not the customers",
+    )
     description: str = ""
 
     @model_validator(mode="after")

@@ -17,6 +17,7 @@ from training.artifact import ModelArtifact, average_order
 from training.bands import choose_bands
 from training.calibration import Calibrator, Method
 from training.data import DataError, Split, fingerprint, labels, split
+from training.drift import reference_stats
 from training.features import Encoded, Preprocessor
 from training.metrics import binary_metrics
 from training.model import Ensemble, ModelConfig, Net, TabularNet, build
@@ -179,6 +180,8 @@ def train(
         artifact.logits(valid_encoded), valid_y, params.calibration
     )
     artifact.bands = choose_bands(valid_y, artifact.predict_proba(valid_encoded))
+    # Drift reference: feature bins of the training rows, score bins of the unseen test rows.
+    artifact.reference = reference_stats(parts.train, spec, artifact.predict_frame(parts.test))
     metrics = {"valid": evaluate(artifact, parts.valid), "test": evaluate(artifact, parts.test)}
     return TrainResult(
         artifact=artifact,

@@ -182,6 +182,16 @@ spec:
     spec:
       backoffLimit: 2
       activeDeadlineSeconds: 21600
+      {{- with .job.verdictExitCodes }}
+      # A verdict (drift found, candidate refused) is an answer, not a crash: no retries.
+      podFailurePolicy:
+        rules:
+          - action: FailJob
+            onExitCodes:
+              containerName: {{ $.name }}
+              operator: In
+              values: {{ toJson . }}
+      {{- end }}
       template:
         metadata:
           labels:

@@ -25,9 +25,10 @@ from typing import Any
 
 import torch
 from transformers import AttentionInterface, DynamicCache
-from transformers.cache_utils import DynamicLayer
+from transformers.cache_utils import DynamicLayer as _DynamicLayer
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
+DynamicLayer: Any = _DynamicLayer  # untyped in transformers
 ATTENTION = "ocs_gqa_sdpa"
 NUCLEUS_CANDIDATES = 256
 
@@ -81,14 +82,14 @@ class PrefixCache:
         self.reused_tokens += n
         return n, [(k[:, :, :n], v[:, :, :n]) for k, v in self._kv]
 
-    def keep(self, prefix: Sequence[int], kv: DynamicCache) -> None:
+    def keep(self, prefix: Sequence[int], kv: Any) -> None:
         if len(prefix) >= self.min_tokens:
             n = len(prefix)
             self.tokens = tuple(prefix)
             self._kv = [(x.keys[:, :, :n].clone(), x.values[:, :, :n].clone()) for x in kv.layers]
 
 
-class RoomyLayer(DynamicLayer):
+class RoomyLayer(DynamicLayer):  # type: ignore[misc]
     """One layer's keys and values in buffers with room for ``reserve`` more tokens.
 
     ``keys``/``values`` are views of the filled part, as ``DynamicLayer`` callers expect.
@@ -101,10 +102,10 @@ class RoomyLayer(DynamicLayer):
         self._k: torch.Tensor | None = None
         self._v: torch.Tensor | None = None
 
-    def update(  # type: ignore[override]
+    def update(
         self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        if not self.is_initialized:
+        if not getattr(self, "is_initialized", False):
             self.dtype, self.device = key_states.dtype, key_states.device
             self.is_initialized = True
         end = self.length + key_states.shape[-2]
@@ -149,8 +150,8 @@ class RoomyLayer(DynamicLayer):
             self._views()
 
 
-def roomy_cache(model: Any, reserve: int) -> DynamicCache:
-    cache = DynamicCache(config=model.config)
+def roomy_cache(model: Any, reserve: int) -> Any:
+    cache: Any = DynamicCache(config=model.config)
     cache.layers = [
         RoomyLayer(reserve) if type(layer) is DynamicLayer else layer for layer in cache.layers
     ]

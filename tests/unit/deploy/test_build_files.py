@@ -26,7 +26,7 @@ def test_dockerfile_targets_and_non_root_user():
     assert {"build-cpu", "cpu", "build-gpu", "gpu"} <= set(stages)
     assert stages[-1] == "default" and "FROM cpu AS default" in text  # CPU is the default
     assert text.count("USER 10001:10001") == 2
-    assert 'pip install ".[gpu]"' in text and "torch==2.13.0" in text
+    assert 'pip install ".[gpu,gcs]"' in text and "torch==2.13.0" in text
     ignored = (ROOT / ".dockerignore").read_text().splitlines()
     assert "*" in ignored  # everything out, then only what the image needs
     assert "!serving/" in ignored and "!training/" in ignored

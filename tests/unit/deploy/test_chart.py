@@ -233,8 +233,8 @@ def test_components_the_issue_asks_for(rendered):
     }
     assert command == {
         "ocs-batch": ["ocs", "batch", "run"],
-        "ocs-retrain": ["ocs", "train", "pipeline"],
-        "ocs-drift": ["ocs", "drift", "check"],
+        "ocs-retrain": ["ocs", "train", "pipeline", "--from-db", "--json"],
+        "ocs-drift": ["ocs", "drift", "check", "--from-db", "--json"],
     }
     assert {"NetworkPolicy", "ConfigMap", "ServiceAccount"} <= {d["kind"] for d in docs}
     # a budget only where pods can spare one: with a single pod it would block node drains
@@ -294,3 +294,20 @@ def test_every_value_is_documented():
         if not lines[i - 1].strip().startswith("# --"):
             undocumented.append(f"{i + 1}: {line.strip()}")
     assert not undocumented, undocumented
+
+
+def test_verdict_exit_codes_fail_the_job_without_retries(rendered):
+    """`ocs drift check` exits 3/4 and `ocs train pipeline` 3 with an answer: no rerun."""
+    crons = {d["metadata"]["name"]: d for d in rendered["default"] if d["kind"] == "CronJob"}
+
+    def policy(name):
+        return crons[name]["spec"]["jobTemplate"]["spec"].get("podFailurePolicy")
+
+    assert policy("ocs-drift")["rules"] == [
+        {
+            "action": "FailJob",
+            "onExitCodes": {"containerName": "drift", "operator": "In", "values": [3, 4]},
+        }
+    ]
+    assert policy("ocs-retrain")["rules"][0]["onExitCodes"]["values"] == [3]
+    assert policy("ocs-batch") is None
