@@ -1,7 +1,9 @@
 """Email generation: batched vs sequential local generation, cache-hit latency, guardrail pass rate.
 
 1. The local engine (SmolLM2-135M-Instruct on CPU) writes the same ``--batch`` emails one at a
-   time and then all at once (one batched ``generate``); emails per minute of each.
+   time and then all at once (one batched call), ``--rounds`` times alternately; emails per
+   minute of wall time and of process CPU time (the engine runs one torch thread, so CPU time
+   is the work itself, whatever else shares the cores).
 2. Cache hits through HTTP: the standalone app (uvicorn, same API code as the Gateway) in its own
    process, one order requested once (miss) and then ``--hits`` times; client-side p95.
 3. Guardrail pass rate: SmolLM2 drafts for ``--orders`` synthetic orders (first attempt, no
