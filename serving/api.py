@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from serving import canary_api, errors
+from serving import canary_api, errors, outcomes_api
 from serving.auth import KeyRing, require
 from serving.backends import PredictionBackend
 from serving.config import ApiKey, Scope, Settings
@@ -17,6 +17,8 @@ from serving.limits import BodyLimitMiddleware
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.predict import PredictService
 from serving.schemas import Health, ModelsResponse, PredictRequest, PredictResponse
+from serving.store.recorder import PredictionRecorder, api_rows
+from serving.store.store import Store
 
 PredictKey = Annotated[ApiKey, Depends(require(Scope.predict))]
 
@@ -35,6 +37,7 @@ def create_app(
     keys: list[ApiKey],
     metrics: Metrics | None = None,
     emails: EmailBackend | None = None,
+    store: Store | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="Order Cancellation System",
@@ -46,6 +49,14 @@ def create_app(
     app.state.service = PredictService(backend, settings, metrics)
     errors.install(app)
     email_routes.install(app, emails, metrics.registry)
+    # the system of record (issue 5): outcomes, and every prediction recorded off the hot path
+    app.state.store = store
+    app.state.outcome_metrics = outcomes_api.OutcomeMetrics(metrics.registry)
+    recorder = None
+    if store is not None and settings.record_predictions:
+        recorder = PredictionRecorder(store.db, settings.record_flush_s, settings.record_max_batch)
+        app.router.add_event_handler("shutdown", recorder.close)
+    app.state.recorder = recorder
 
     @app.get("/healthz", response_model=Health, tags=["ops"])
     async def healthz() -> Health:
@@ -76,9 +87,13 @@ def create_app(
     @app.post("/v1/predict", response_model=PredictResponse, tags=["predict"])
     async def predict(body: PredictRequest, service: ServiceDep, _: PredictKey) -> PredictResponse:
         """Cancellation probability and risk band for 1 to N orders."""
-        return PredictResponse(predictions=await service.predict(body))
+        predictions = await service.predict(body)
+        if recorder is not None:
+            recorder.record(*api_rows(body.orders, predictions))
+        return PredictResponse(predictions=predictions)
 
     app.include_router(canary_api.router)
+    app.include_router(outcomes_api.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

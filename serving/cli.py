@@ -13,7 +13,9 @@ import typer
 from serving.canary_cli import canary_app
 from serving.cli_common import fail, settings
 from serving.config import ConfigError, Mode, Scope, Settings
+from serving.db_cli import db_app
 from serving.prompts_cli import prompts_app
+from serving.worker_cli import worker_app
 
 app = typer.Typer(help="Order Cancellation System", no_args_is_help=True, add_completion=False)
 data_app = typer.Typer(help="Data sets", no_args_is_help=True)
@@ -24,6 +26,8 @@ app.add_typer(models_app, name="models")
 app.add_typer(keys_app, name="keys")
 app.add_typer(canary_app, name="canary")
 app.add_typer(prompts_app, name="prompts")
+app.add_typer(db_app, name="db")  # issue 5
+app.add_typer(worker_app, name="worker")  # issue 5
 
 
 def _registry(s: Settings) -> Any:

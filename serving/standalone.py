@@ -14,6 +14,7 @@ from serving.backends import LocalBackend
 from serving.config import get_settings
 from serving.email.backend import LocalEmailBackend
 from serving.email.service import EmailService
+from serving.store.store import Store
 from training.registry import Registry
 
 
@@ -21,5 +22,6 @@ def create() -> FastAPI:
     settings = get_settings()
     torch.set_num_threads(settings.torch_threads)
     backend = LocalBackend(Registry(settings.registry_path), settings.model_tag)
-    emails = LocalEmailBackend(EmailService(settings))
-    return create_app(backend, settings, all_keys(settings), emails=emails)
+    store = Store.from_settings(settings)  # refuses a schema that is behind (issue 5)
+    emails = LocalEmailBackend(EmailService(settings, store=store.emails))
+    return create_app(backend, settings, all_keys(settings), emails=emails, store=store)
