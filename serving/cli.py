@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from serving.batch_cli import batch_app
 from serving.canary_cli import canary_app
 from serving.cli_common import fail, settings
 from serving.config import ConfigError, Mode, Scope, Settings
@@ -27,6 +28,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(canary_app, name="canary")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(db_app, name="db")  # issue 5
+app.add_typer(batch_app, name="batch")  # issue 5
 app.add_typer(worker_app, name="worker")  # issue 5
 
 

@@ -45,6 +45,7 @@ class Order(Base):
     order_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     dealer_id: Mapped[str | None] = mapped_column(String(128), index=True)
     features: Mapped[dict[str, Any]] = mapped_column(JSON)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # contact etc., not features
     order_date: Mapped[date | None] = mapped_column(Date, index=True)
     created_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
 

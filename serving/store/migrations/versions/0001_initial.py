@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("order_id", sa.String(length=128), nullable=False),
         sa.Column("dealer_id", sa.String(length=128), nullable=True),
         sa.Column("features", sa.JSON(), nullable=False),
+        sa.Column("details", sa.JSON(), nullable=True),
         sa.Column("order_date", sa.Date(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("order_id"),
