@@ -13,6 +13,7 @@ from serving.backends import PredictionBackend
 from serving.config import ApiKey, Scope, Settings
 from serving.email import router as email_routes
 from serving.email.backend import EmailBackend
+from serving.idempotency import idempotent
 from serving.limits import BodyLimitMiddleware
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.predict import PredictService
@@ -57,6 +58,13 @@ def create_app(
         recorder = PredictionRecorder(store.db, settings.record_flush_s, settings.record_max_batch)
         app.router.add_event_handler("shutdown", recorder.close)
     app.state.recorder = recorder
+    app.state.job_stream = None
+    if store is not None and settings.redis_url:
+        from serving.jobs.stream import JobStream
+
+        app.state.job_stream = JobStream.from_url(
+            settings.redis_url, settings.queue_stream, settings.queue_group
+        )
 
     @app.get("/healthz", response_model=Health, tags=["ops"])
     async def healthz() -> Health:
@@ -85,12 +93,18 @@ def create_app(
         )
 
     @app.post("/v1/predict", response_model=PredictResponse, tags=["predict"])
-    async def predict(body: PredictRequest, service: ServiceDep, _: PredictKey) -> PredictResponse:
+    async def predict(
+        body: PredictRequest, request: Request, service: ServiceDep, _: PredictKey
+    ) -> Response:
         """Cancellation probability and risk band for 1 to N orders."""
-        predictions = await service.predict(body)
-        if recorder is not None:
-            recorder.record(*api_rows(body.orders, predictions))
-        return PredictResponse(predictions=predictions)
+
+        async def run() -> tuple[int, PredictResponse]:
+            predictions = await service.predict(body)
+            if recorder is not None:
+                recorder.record(*api_rows(body.orders, predictions))
+            return 200, PredictResponse(predictions=predictions)
+
+        return await idempotent(request, "predict", body, run)
 
     app.include_router(canary_api.router)
     app.include_router(outcomes_api.router)

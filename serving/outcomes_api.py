@@ -7,12 +7,14 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel, ConfigDict, Field
 
 from serving.auth import require
 from serving.config import ApiKey, Scope
 from serving.errors import ApiError
+from serving.idempotency import idempotent
 from serving.store.store import Store
 
 router = APIRouter(tags=["outcomes"])
@@ -63,19 +65,23 @@ StoreDep = Annotated[Store, Depends(_store)]
 @router.post("/v1/outcomes", response_model=OutcomesResponse)
 async def post_outcomes(
     body: OutcomesRequest, store: StoreDep, request: Request, _: PredictKey
-) -> OutcomesResponse:
+) -> JSONResponse:
     """Outcomes of scored orders; repeating a report changes nothing, unknown orders come back."""
-    items: list[tuple[str, str, datetime | None]] = [
-        (o.order_id, o.outcome, o.occurred_at) for o in body.outcomes
-    ]
-    report = await asyncio.to_thread(store.record_outcomes, items)
-    metrics: OutcomeMetrics = request.app.state.outcome_metrics
-    unknown = set(report.unknown_orders)
-    for o in body.outcomes:
-        metrics.outcomes.labels("unknown_order" if o.order_id in unknown else o.outcome).inc()
-    return OutcomesResponse(
-        recorded=report.recorded,
-        updated=report.updated,
-        unchanged=report.unchanged,
-        unknown_orders=report.unknown_orders,
-    )
+
+    async def run() -> tuple[int, OutcomesResponse]:
+        items: list[tuple[str, str, datetime | None]] = [
+            (o.order_id, o.outcome, o.occurred_at) for o in body.outcomes
+        ]
+        report = await asyncio.to_thread(store.record_outcomes, items)
+        metrics: OutcomeMetrics = request.app.state.outcome_metrics
+        unknown = set(report.unknown_orders)
+        for o in body.outcomes:
+            metrics.outcomes.labels("unknown_order" if o.order_id in unknown else o.outcome).inc()
+        return 200, OutcomesResponse(
+            recorded=report.recorded,
+            updated=report.updated,
+            unchanged=report.unchanged,
+            unknown_orders=report.unknown_orders,
+        )
+
+    return await idempotent(request, "outcomes", body, run)
