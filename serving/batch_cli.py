@@ -107,3 +107,28 @@ def batch_run(
         typer.echo(
             "  OCS_REDIS_URL is unset: the jobs wait in the store; `ocs worker` publishes them"
         )
+
+
+@batch_app.command("score")
+def batch_score(
+    input_path: Annotated[Path, typer.Option("--input", help=".csv or .parquet of orders")],
+    output: Annotated[Path, typer.Option("--output", help="predictions, .parquet")],
+) -> None:
+    """Score a large file straight to Parquet (no database, no emails): back-fills, exports."""
+    from serving.batch.export import score_to_parquet
+    from serving.batch.scoring import load_scoring
+    from serving.batch.validate import InputError
+    from training.registry import RegistryError
+
+    s = settings()
+    try:
+        scoring = load_scoring(s)
+        rejects = output.with_name(output.stem + "-rejects.csv")
+        times = score_to_parquet(scoring, input_path, output, rejects)
+    except (RegistryError, InputError) as exc:
+        fail(str(exc))
+    parts = ", ".join(f"{k} {v:.2f} s" for k, v in times.seconds.items())
+    typer.echo(f"scored {times.scored} of {times.rows} orders in {times.total():.2f} s ({parts})")
+    typer.echo(f"predictions {output}")
+    if times.rejected:
+        typer.echo(f"rejected {times.rejected} -> {rejects}")

@@ -84,10 +84,11 @@ def check(df: pd.DataFrame, spec: FeatureSpec, day_column: str | None) -> Checke
         flag(dates.isna().to_numpy(), f"{day_column}: not a date")
         clean[day_column] = dates
     bad = (reasons != "").to_numpy()
-    valid = pd.DataFrame(clean)[~bad]
-    for extra in df.columns:  # contact and other columns travel along (emails need them)
-        if extra not in valid.columns:
-            valid[extra] = df.loc[~bad, extra]
+    valid = df.copy(deep=False)  # contact and other columns travel along (emails need them)
+    for name, values in clean.items():
+        valid[name] = values
+    if bad.any():
+        valid = valid[~bad]
     rejects = df[bad].copy()
     rejects.insert(0, "row", np.flatnonzero(bad) + 1)
     rejects["reasons"] = reasons[bad].str.rstrip("; ").to_numpy()
