@@ -37,14 +37,18 @@ def read_table(path: Path, columns: list[str]) -> pd.DataFrame:
         raise InputError(f"{path}: no such file")
     if path.suffix == ".parquet":
         present = set(pq.read_schema(path).names)
-        return pq.read_table(path, columns=[c for c in columns if c in present]).to_pandas()
+        frame: pd.DataFrame = pq.read_table(
+            path, columns=[c for c in columns if c in present]
+        ).to_pandas()
+        return frame
     if path.suffix == ".csv":
         options = pacsv.ConvertOptions(
             include_columns=columns,
             include_missing_columns=False,
             column_types={columns[0]: pa.string()},
         )
-        return pacsv.read_csv(path, convert_options=options).to_pandas()
+        parsed: pd.DataFrame = pacsv.read_csv(path, convert_options=options).to_pandas()
+        return parsed
     raise InputError(f"{path}: expected a .csv or .parquet file")
 
 
