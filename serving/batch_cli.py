@@ -52,7 +52,7 @@ def batch_run(
     from serving.batch.validate import InputError, read_orders
     from serving.batch_metrics import push_batch
     from serving.jobs.stream import JobStream
-    from serving.store.migrate import SchemaBehind
+    from serving.store.migrate import StoreError
     from serving.store.store import Store
     from training.registry import RegistryError
 
@@ -63,7 +63,7 @@ def batch_run(
     day = _day(day_text, today if input_path is not None else today - timedelta(days=1))
     try:
         store = Store.from_settings(s)
-    except SchemaBehind as exc:
+    except StoreError as exc:
         fail(str(exc))
     try:
         scoring = load_scoring(s)

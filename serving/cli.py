@@ -242,9 +242,20 @@ def serve(
         registry.record(s.model_tag)
     except RegistryError as exc:
         fail(str(exc))
+    _check_store(s)  # issue 5: a schema behind refuses to start, naming `ocs db upgrade`
     host, port = host or s.host, port or s.port
     typer.echo(f"serving {s.model_tag} on http://{host}:{port} (docs at /docs); Ctrl-C stops")
     run_forever(s, host, port)
+
+
+def _check_store(s: Settings) -> None:
+    from serving.store.migrate import StoreError
+    from serving.store.store import Store
+
+    try:
+        Store.from_settings(s).close()
+    except StoreError as exc:
+        fail(str(exc))
 
 
 def main() -> None:

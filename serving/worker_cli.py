@@ -28,12 +28,12 @@ def _stream(s: Settings):  # type: ignore[no-untyped-def]
 
 
 def _store(s: Settings):  # type: ignore[no-untyped-def]
-    from serving.store.migrate import SchemaBehind
+    from serving.store.migrate import StoreError
     from serving.store.store import Store
 
     try:
         return Store.from_settings(s)
-    except SchemaBehind as exc:
+    except StoreError as exc:
         fail(str(exc))
 
 

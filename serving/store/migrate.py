@@ -11,14 +11,23 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from serving.store.db import is_sqlite, make_engine, normalize_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-class SchemaBehind(RuntimeError):
+class StoreError(RuntimeError):
+    """The system of record can't be used; the message says why and what to do."""
+
+
+class SchemaBehind(StoreError):
     """The database is not at the revision this code needs; the message says what to run."""
+
+
+class DatabaseUnavailable(StoreError):
+    pass
 
 
 def alembic_config(url: str) -> Config:
@@ -52,16 +61,21 @@ def ensure_schema(url: str, *, create_if_empty: bool) -> None:
         SchemaBehind: with the revisions and the command that fixes it.
     """
     engine = make_engine(url)
+    where = make_url(normalize_url(url)).render_as_string(hide_password=True)
     try:
         want = head()
-        have = current(engine)
+        try:
+            have = current(engine)
+        except DBAPIError as exc:
+            raise DatabaseUnavailable(
+                f"cannot reach database {where} (OCS_DATABASE_URL): {exc.orig}"
+            ) from exc
         if have == want:
             return
         empty = have is None and not inspect(engine).get_table_names()
         if empty and create_if_empty and is_sqlite(url):
             upgrade(url)
             return
-        where = make_url(normalize_url(url)).render_as_string(hide_password=True)
         state = "empty" if have is None else f"at revision {have}"
         raise SchemaBehind(
             f"database {where} is {state}, this code needs revision {want}: "
