@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from serving.api import create_app
 from serving.auth import all_keys
@@ -101,9 +101,12 @@ def test_outcomes_are_idempotent_per_order_and_unknown_orders_come_back(deployme
     frame = synth.generate(6, seed=22)
     orders = api_orders(frame, spec)
     when = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    keyed = {**auth(deployment), "Idempotency-Key": "predict-1"}
     with TestClient(app) as client:
-        r = client.post("/v1/predict", json={"orders": orders}, headers=auth(deployment))
+        r = client.post("/v1/predict", json={"orders": orders}, headers=keyed)
         assert r.status_code == 200
+        replay = client.post("/v1/predict", json={"orders": orders}, headers=keyed)
+        assert replay.headers["Idempotent-Replayed"] == "true" and replay.json() == r.json()
     served = {p["order_id"]: p for p in r.json()["predictions"]}
     app, _ = app_for(settings)
     body = {
@@ -160,6 +163,8 @@ def test_outcomes_are_idempotent_per_order_and_unknown_orders_come_back(deployme
     assert first_row["outcome"] == "cancelled" and first_row["occurred_at"] == when
     assert first_row["probability"] == served[orders[0]["order_id"]]["probability"]
     assert store.prediction_outcomes(since=datetime.now(UTC) + timedelta(days=1)).empty
+    with store.db.session() as session:  # the replayed request was not recorded again
+        assert session.scalar(select(func.count()).select_from(Prediction)) == len(orders)
 
     training = store.training_frame(spec)
     assert list(training.columns) == [

@@ -144,8 +144,16 @@ def test_a_job_failing_every_attempt_goes_to_the_dead_letters_with_its_error(
         redis_url=redis_url,
         queue_stream=stream_name,
     )
-    stats = asyncio.run(Worker(settings, db, stream).run(drain=True))
+    waiting = stream.stats()
+    assert (waiting.undelivered, waiting.pending, waiting.dead_letters) == (1, 0, 0)
+    worker = Worker(settings, db, stream)
+    stats = asyncio.run(worker.run(drain=True))
     assert (stats.done, stats.retried, stats.dead_letters) == (0, 2, 1)
+    sample = worker.registry.get_sample_value
+    assert sample("ocs_queue_jobs_total", {"outcome": "retried"}) == 2
+    assert sample("ocs_queue_dead_letters_total", {"stream": stream_name}) == 1
+    assert sample("ocs_queue_depth", {"stream": stream_name}) == 0
+    assert stream.stats().dead_letters == 1
     job = jobs.get_job(db, job_id)
     assert job is not None and job.status == "failed" and job.attempts == 3
     assert job.error and "OCS_EMAIL_FAULT=raise" in job.error
