@@ -84,6 +84,13 @@ class JobStream:
         )
         return _entries(result[1])
 
+    def touch(self, consumer: str, entries: list[Entry]) -> None:
+        """Reset the idle time of entries still being worked on, so no one reclaims them."""
+        if entries:
+            self.client.xclaim(
+                self.stream, self.group, consumer, 0, [e.id for e in entries], justid=True
+            )
+
     def ack(self, entry: Entry) -> None:
         self.client.xack(self.stream, self.group, entry.id)
 

@@ -78,8 +78,17 @@ class Worker:
         await self.service.start()
         await asyncio.to_thread(self.publish_unpublished)
         tasks: set[asyncio.Task[None]] = set()
+        in_flight: dict[str, Entry] = {}
+        owners: dict[asyncio.Task[None], str] = {}
+        touched = time.monotonic()
         try:
             while not self._stop.is_set():
+                # A slow engine must not look like a dead worker: refresh what is in hand.
+                if in_flight and time.monotonic() - touched > s.worker_claim_idle_s / 3:
+                    await asyncio.to_thread(
+                        self.stream.touch, self.consumer, list(in_flight.values())
+                    )
+                    touched = time.monotonic()
                 free = s.worker_concurrency - len(tasks)
                 entries: list[Entry] = []
                 if free > 0:
@@ -92,11 +101,21 @@ class Worker:
                             self.stream.read, self.consumer, free, block
                         )
                 for entry in entries:
-                    tasks.add(asyncio.create_task(self.handle(entry)))
+                    if entry.id in in_flight:  # our own entry, still being worked on
+                        continue
+                    in_flight[entry.id] = entry
+                    task = asyncio.create_task(self.handle(entry))
+                    owners[task] = entry.id
+                    tasks.add(task)
                 if tasks:
-                    _, tasks = await asyncio.wait(
+                    finished, tasks = await asyncio.wait(
                         tasks, timeout=0.05, return_when=asyncio.FIRST_COMPLETED
                     )
+                    for task in finished:
+                        in_flight.pop(owners.pop(task), None)
+                        if not task.cancelled() and task.exception() is not None:
+                            # the entry stays pending: another attempt reclaims it later
+                            log.error("job entry failed: %r", task.exception())
                 elif drain and not entries:
                     stats = await asyncio.to_thread(self.stream.stats)
                     if stats.undelivered == 0 and stats.pending == 0:

@@ -58,7 +58,8 @@ def api_orders(frame: pd.DataFrame, spec) -> list[dict]:
 def test_batch_and_api_give_the_same_probability_and_both_are_recorded(
     deployment, db_url, tmp_path, spec
 ):
-    settings = deployment.settings(database_url=db_url, email_engine="template")
+    # the writer would wait a minute: only the shutdown flush can have written the predictions
+    settings = deployment.settings(database_url=db_url, email_engine="template", record_flush_s=60)
     frame = synth.generate(50, seed=21)
     scoring = load_scoring(settings)
     app, store = app_for(settings)

@@ -176,3 +176,40 @@ def test_a_job_failing_every_attempt_goes_to_the_dead_letters_with_its_error(
     assert shown.returncode == 0 and job_id in shown.stdout and "fault switch" in shown.stdout
     stream.close()
     db.dispose()
+
+
+def test_a_slow_job_is_not_taken_over_while_its_worker_lives(
+    db_url, redis_url, stream_name, tmp_path
+):
+    db = Database(db_url)
+    stream = JobStream.from_url(redis_url, stream_name, "ocs-workers")
+    (job_id,) = enqueue(db, stream, 1, seed=7)
+    common = {
+        "state_dir": tmp_path,
+        "email_engine": "template",
+        "redis_url": redis_url,
+        "queue_stream": stream_name,
+        "worker_claim_idle_s": 0.5,
+        "worker_max_attempts": 1,
+    }
+    # A's engine hangs for 3 s (then the call times out): six claim timeouts in hand.
+    slow = Worker(
+        load_settings(**common, email_fault="timeout", email_timeout_s=3, email_retries=0),
+        db,
+        stream,
+    )
+    other = Worker(load_settings(**common), db, stream)
+    other.consumer += "-other"
+
+    async def both():
+        first = asyncio.create_task(slow.run(drain=True))
+        await asyncio.sleep(0.5)  # A holds the job before B starts looking
+        return await asyncio.gather(first, other.run(drain=True))
+
+    a, b = asyncio.run(both())
+    job = jobs.get_job(db, job_id)
+    assert job is not None and job.attempts == 1  # B never started a second attempt
+    assert (a.dead_letters, b.dead_letters, b.done) == (1, 0, 0)
+    assert job.status == "failed" and "timed out" in (job.error or "")
+    stream.close()
+    db.dispose()
