@@ -198,8 +198,8 @@ def store_chunk(
 def _order_dates(chunk: pd.DataFrame, spec: FeatureSpec, day: date) -> list[str]:
     column = spec.time_column
     if column and column in chunk:
-        dates = pd.to_datetime(chunk[column], errors="coerce")
-        return [d.date().isoformat() if not pd.isna(d) else day.isoformat() for d in dates]
+        dates = pd.to_datetime(chunk[column], errors="coerce").dt.strftime("%Y-%m-%d")
+        return [str(d) for d in dates.fillna(day.isoformat())]
     return [day.isoformat()] * len(chunk)
 
 
