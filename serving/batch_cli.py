@@ -90,6 +90,7 @@ def batch_run(
             stream=stream,
             progress=progress and not as_json,
             score=score,
+            score_at_once=use_ray,
         )
     except InputError as exc:
         fail(str(exc))

@@ -215,7 +215,10 @@ def run_batch(
     stream: JobStream | None,
     progress: bool = True,
     score: Callable[[pd.DataFrame], np.ndarray] | None = None,
+    score_at_once: bool = False,
 ) -> BatchSummary:
+    """Score and store ``frame``; ``score_at_once`` scores every row in one call first (Ray
+    Data: one pipeline for the day rather than one per chunk)."""
     from tqdm import tqdm
 
     started = time.perf_counter()
@@ -232,10 +235,14 @@ def run_batch(
     chunk_rows = settings.batch_chunk_rows
     if stream is not None:
         stream.ensure_group()
+    every = np.asarray(score(todo), dtype=np.float64) if score_at_once and len(todo) else None
     with tqdm(total=len(todo), unit="orders", disable=not progress, desc="scoring") as bar:
         for start in range(0, len(todo), chunk_rows):
             chunk = todo.iloc[start : start + chunk_rows]
-            probabilities = np.asarray(score(chunk), dtype=np.float64)
+            if every is not None:
+                probabilities = every[start : start + chunk_rows]
+            else:
+                probabilities = np.asarray(score(chunk), dtype=np.float64)
             new_jobs = store_chunk(
                 db, spec, chunk, probabilities, scoring, day, with_orders, summary
             )

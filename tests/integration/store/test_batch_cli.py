@@ -6,13 +6,19 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import select
 
+from serving.batch.run import run_batch
 from serving.batch.scoring import load_scoring, ray_scorer
+from serving.store.db import Database
+from serving.store.migrate import upgrade
+from serving.store.models import Prediction
 from training import synth
 
 pytestmark = pytest.mark.integration
@@ -71,12 +77,35 @@ def test_batch_run_from_a_file_then_from_the_database(deployment, tmp_path):
 
 
 @pytest.mark.slow
-def test_ray_data_scores_equal_the_in_process_scores(deployment):
+def test_ray_data_scores_equal_the_in_process_scores(deployment, tmp_path):
     ray = pytest.importorskip("ray")
-    scoring = load_scoring(deployment.settings())
+    url = f"sqlite:///{tmp_path / 'ocs.db'}"
+    upgrade(url)
+    settings = deployment.settings(database_url=url, batch_chunk_rows=1000)
+    scoring = load_scoring(settings)
     frame = synth.generate(3000, seed=32)
+    db = Database(url)
     try:
         got = ray_scorer(scoring)(frame)
+        summary = run_batch(
+            settings,
+            db,
+            scoring,
+            frame,
+            date(2026, 12, 3),
+            source_name="day",
+            with_orders=True,
+            stream=None,
+            progress=False,
+            score=ray_scorer(scoring),
+            score_at_once=True,
+        )
     finally:
         ray.shutdown()
-    np.testing.assert_allclose(got, scoring.probabilities(frame), rtol=0, atol=1e-9)
+    expected = scoring.probabilities(frame)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+    assert summary.scored == 3000
+    with db.session() as session:
+        stored = dict(session.execute(select(Prediction.order_id, Prediction.probability)).all())
+    np.testing.assert_allclose([stored[o] for o in frame["order_id"]], expected, rtol=0, atol=1e-9)
+    db.dispose()
