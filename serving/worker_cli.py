@@ -92,6 +92,33 @@ def dead_letters(
         typer.echo(f"{row['id']}  {row['job']}  attempts={row['attempts']}  {row['error']}")
 
 
+@worker_app.command("requeue")
+def requeue(
+    job_ids: Annotated[
+        list[str] | None, typer.Argument(help="job ids; none: every failed job")
+    ] = None,
+) -> None:
+    """Put failed (dead-lettered) jobs back on the queue with fresh attempts."""
+    from serving.store import jobs
+
+    s = settings()
+    stream, store = _stream(s), _store(s)
+    try:
+        wanted = job_ids or [j.id for j in jobs.failed_jobs(store.db, limit=100_000)]
+        done = jobs.requeue(store.db, wanted)
+        if done:
+            stream.ensure_group()
+            stream.publish(done)
+            jobs.mark_published(store.db, done)
+    finally:
+        stream.close()
+        store.close()
+    skipped = sorted(set(wanted) - set(done))
+    typer.echo(
+        f"requeued {len(done)} jobs" + (f"; not failed or unknown: {skipped}" if skipped else "")
+    )
+
+
 @worker_app.command("status")
 def status() -> None:
     """Queue depth, pending jobs, the oldest job's age and the dead-letter count."""

@@ -164,6 +164,18 @@ def record_failure(db: Database, job_id: str, error: str, final: bool) -> None:
             job.status, job.error = ("failed" if final else "queued"), error[:4000]
 
 
+def requeue(db: Database, job_ids: Sequence[str]) -> list[str]:
+    """Failed jobs back to ``queued`` with fresh attempts (the last error is kept until then)."""
+    done = []
+    with db.session() as session:
+        for job_id in job_ids:
+            job = session.get(EmailJob, job_id)
+            if job is not None and job.status == "failed":
+                job.status, job.attempts, job.enqueued_at = "queued", 0, None
+                done.append(job_id)
+    return done
+
+
 def failed_jobs(db: Database, limit: int = 100) -> list[JobView]:
     with db.session() as session:
         query = select(EmailJob).where(EmailJob.status == "failed")
