@@ -12,7 +12,6 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
-    Index,
     Integer,
     String,
     Text,
@@ -53,9 +52,10 @@ class Order(Base):
 class Prediction(Base):
     __tablename__ = "predictions"
     # A batch scores an order once per day and model; API predictions (batch_date NULL) repeat.
+    # Its index (order_id first) also serves lookups by order; one index less to maintain
+    # keeps the batch's COPY of a million predictions affordable.
     __table_args__ = (
         UniqueConstraint("order_id", "model_version", "batch_date", name="uq_predictions_batch"),
-        Index("ix_predictions_order_created", "order_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -132,9 +132,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("predictions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_predictions_created_at"), ["created_at"], unique=False)
-        batch_op.create_index(
-            "ix_predictions_order_created", ["order_id", "created_at"], unique=False
-        )
 
     op.create_table(
         "interventions",
@@ -191,7 +188,6 @@ def downgrade() -> None:
 
     op.drop_table("interventions")
     with op.batch_alter_table("predictions", schema=None) as batch_op:
-        batch_op.drop_index("ix_predictions_order_created")
         batch_op.drop_index(batch_op.f("ix_predictions_created_at"))
 
     op.drop_table("predictions")
