@@ -8,13 +8,14 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from serving import canary_api, errors
+from serving import canary_api, errors, outcomes_api
 from serving.accuracy import AccuracyGauges, OutcomesProvider, RealizedAccuracy
 from serving.auth import KeyRing, require
 from serving.backends import PredictionBackend
 from serving.config import ApiKey, Scope, Settings
 from serving.email import router as email_routes
 from serving.email.backend import EmailBackend
+from serving.idempotency import idempotent
 from serving.limits import BodyLimitMiddleware
 from serving.logs import RequestIdMiddleware
 from serving.metrics import Metrics, MetricsMiddleware
@@ -27,6 +28,8 @@ from serving.schemas import (
     PredictResponse,
     WeeklyAccuracy,
 )
+from serving.store.recorder import PredictionRecorder, api_rows
+from serving.store.store import Store
 
 PredictKey = Annotated[ApiKey, Depends(require(Scope.predict))]
 
@@ -45,6 +48,7 @@ def create_app(
     keys: list[ApiKey],
     metrics: Metrics | None = None,
     emails: EmailBackend | None = None,
+    store: Store | None = None,
     *,
     behind_serve: bool = False,
     outcomes: OutcomesProvider | None = None,
@@ -62,7 +66,25 @@ def create_app(
     app.state.service = PredictService(backend, settings, metrics)
     errors.install(app)
     email_routes.install(app, emails, metrics.registry)
+    # the system of record (issue 5): outcomes, and every prediction recorded off the hot path
+    app.state.store = store
+    app.state.outcome_metrics = outcomes_api.OutcomeMetrics(metrics.registry)
+    recorder = None
+    if store is not None and settings.record_predictions:
+        recorder = PredictionRecorder(store.db, settings.record_flush_s, settings.record_max_batch)
+        app.router.add_event_handler("shutdown", recorder.close)
+    app.state.recorder = recorder
+    app.state.job_stream = None
+    if store is not None and settings.redis_url:
+        from serving.jobs.stream import JobStream
+
+        app.state.job_stream = JobStream.from_url(
+            settings.redis_url, settings.queue_stream, settings.queue_group
+        )
+
     gauges = AccuracyGauges(metrics.registry)
+    if outcomes is None and store is not None:
+        outcomes = store.prediction_outcomes  # realized accuracy from the system of record
     realized = (
         RealizedAccuracy(
             outcomes,
@@ -117,11 +139,21 @@ def create_app(
         )
 
     @app.post("/v1/predict", response_model=PredictResponse, tags=["predict"])
-    async def predict(body: PredictRequest, service: ServiceDep, _: PredictKey) -> PredictResponse:
+    async def predict(
+        body: PredictRequest, request: Request, service: ServiceDep, _: PredictKey
+    ) -> Response:
         """Cancellation probability and risk band for 1 to N orders."""
-        return PredictResponse(predictions=await service.predict(body))
+
+        async def run() -> tuple[int, PredictResponse]:
+            predictions = await service.predict(body)
+            if recorder is not None:
+                recorder.record(*api_rows(body.orders, predictions))
+            return 200, PredictResponse(predictions=predictions)
+
+        return await idempotent(request, "predict", body, run)
 
     app.include_router(canary_api.router)
+    app.include_router(outcomes_api.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware, echo=not behind_serve)  # inside: 400s counted
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -10,14 +10,17 @@ from typing import Annotated, Any
 
 import typer
 
+from serving.batch_cli import batch_app
 from serving.canary_cli import canary_app
 from serving.cli_common import fail, settings
 from serving.config import ConfigError, Mode, Scope, Settings
+from serving.db_cli import db_app
 from serving.drift_cli import drift_app
 from serving.metrics_cli import metrics_app
 from serving.models_cli import models_export, models_import
 from serving.prompts_cli import prompts_app
 from serving.retrain_cli import retrain_pipeline
+from serving.worker_cli import worker_app
 
 app = typer.Typer(help="Order Cancellation System", no_args_is_help=True, add_completion=False)
 data_app = typer.Typer(help="Data sets", no_args_is_help=True)
@@ -32,6 +35,9 @@ app.add_typer(metrics_app, name="metrics")
 app.add_typer(drift_app, name="drift")
 models_app.command("export")(models_export)
 models_app.command("import")(models_import)
+app.add_typer(db_app, name="db")  # issue 5
+app.add_typer(batch_app, name="batch")  # issue 5
+app.add_typer(worker_app, name="worker")  # issue 5
 
 
 def _registry(s: Settings) -> Any:
@@ -259,9 +265,20 @@ def serve(
         registry.record(s.model_tag)
     except RegistryError as exc:
         fail(str(exc))
+    _check_store(s)  # issue 5: a schema behind refuses to start, naming `ocs db upgrade`
     host, port = host or s.host, port or s.port
     typer.echo(f"serving {s.model_tag} on http://{host}:{port} (docs at /docs); Ctrl-C stops")
     run_forever(s, host, port)
+
+
+def _check_store(s: Settings) -> None:
+    from serving.store.migrate import StoreError
+    from serving.store.store import Store
+
+    try:
+        Store.from_settings(s).close()
+    except StoreError as exc:
+        fail(str(exc))
 
 
 def main() -> None:

@@ -181,6 +181,9 @@ class Settings(BaseSettings):
     drift_max_accuracy_drop: float = Field(
         0.1, ge=0, le=1, description="estimated accuracy below the reference's by this share"
     )
+    drift_window_days: float = Field(
+        7, gt=0, description="`ocs drift check --from-db` compares the orders scored this recently"
+    )
     drift_min_rows: int = Field(
         2000, ge=1, description="smaller samples aren't judged: divergences are biased upward"
     )
@@ -196,6 +199,28 @@ class Settings(BaseSettings):
     realized_accuracy_ttl_s: float = Field(
         300, ge=0, description="the Gateway reads the store's outcomes at most this often"
     )
+
+    # --- system of record, email queue and daily batch (issue 5): serving/store, jobs, batch ---
+    database_auto_create: bool = Field(
+        True, description="local mode: create an empty SQLite database at the latest schema"
+    )
+    record_predictions: bool = Field(True, description="store every /v1/predict answer")
+    record_flush_s: float = Field(0.5, gt=0, description="prediction writer: longest wait")
+    record_max_batch: int = Field(2000, ge=1, description="prediction writer: rows per insert")
+    queue_stream: str = Field("ocs:email-jobs", min_length=1, description="email job stream")
+    queue_group: str = Field("ocs-workers", min_length=1, description="consumer group")
+    worker_concurrency: int = Field(4, ge=1, description="jobs one worker runs at a time")
+    worker_claim_idle_s: float = Field(
+        120.0, gt=0, description="a pending job idle this long is reclaimed (dead consumer)"
+    )
+    worker_max_attempts: int = Field(3, ge=1, description="attempts before the dead letters")
+    worker_retry_wait_s: float = Field(2.0, ge=0, description="first retry wait; doubles")
+    worker_block_ms: int = Field(2000, ge=1, description="longest wait for a new job")
+    email_risk_threshold: float | None = Field(
+        None, gt=0, lt=1, description="batch emails orders at or above this; default: high band"
+    )
+    batch_chunk_rows: int = Field(50_000, ge=1, description="orders scored and stored at a time")
+    batch_rejects_dir: Path | None = Field(None, description="default <state_dir>/rejects")
 
     @field_validator("model_tag")
     @classmethod
@@ -230,6 +255,17 @@ class Settings(BaseSettings):
             raise ConfigError("production mode refuses to start: " + "; ".join(problems))
 
     @property
+    def database(self) -> str:
+        """The database URL; the embedded default lives in the state directory."""
+        if self.database_url == DEFAULT_DATABASE_URL:
+            return f"sqlite:///{(self.state_dir / 'ocs.db').resolve()}"
+        return self.database_url
+
+    @property
+    def rejects_path(self) -> Path:
+        return self.batch_rejects_dir or self.state_dir / "rejects"
+
+    @property
     def registry_path(self) -> Path:
         return self.registry_dir or self.state_dir / "registry"
 
@@ -261,6 +297,7 @@ class Settings(BaseSettings):
         values["data_dir"] = str(self.data_dir.resolve())
         values["registry_dir"] = str(self.registry_path.resolve())
         values["api_keys_file"] = str(self.api_keys_path.resolve())
+        values["database_url"] = self.database  # issue 5: the SQLite default, made absolute
         for name in ("prompts_dir", "local_model_path"):  # email generation (issue 4)
             path = getattr(self, name)
             values[name] = str(path.resolve()) if path is not None else None

@@ -21,6 +21,7 @@ from serving.config import load_settings
 from serving.email.backend import HandleEmailBackend
 from serving.metrics import Metrics, ModelMetrics
 from serving.scoring import Scorer
+from serving.store.store import Store
 from training.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -107,14 +108,22 @@ class Gateway:
         replica = serve.get_replica_context().replica_id.unique_id
         self.router = CanaryBackend(stable, canary_backend, self.settings, metrics, replica)
         email_backend = HandleEmailBackend(emails) if emails is not None else None
+        self.store = Store.from_settings(self.settings)  # refuses a schema that is behind
         self._asgi = create_app(
             self.router,
             self.settings,
             all_keys(self.settings),
             metrics,
             email_backend,
+            self.store,
             behind_serve=True,
         )
+
+    def __del__(self) -> None:
+        """Serve's replica shutdown: write the predictions still queued (nothing lost)."""
+        state = getattr(getattr(self, "_asgi", None), "state", None)
+        if state is not None and state.recorder is not None:
+            state.recorder.close()
 
     def reconfigure(self, config: dict[str, Any]) -> None:
         """``user_config: {canary: {enabled, weight, shadow}}``: applied live, no restart."""

@@ -81,7 +81,13 @@ def _sample(s: Settings, spec: Any, data: Path | None, from_db: bool) -> tuple[s
         from serving.store_access import open_store
 
         store = open_store(s)
-        return "store", store.recent_orders(spec)  # a recent window of scored orders
+        days = s.drift_window_days
+        recent = store.recent_orders(spec, days)
+        if recent.empty:
+            fail(
+                f"the store has no orders scored in the last {days:g} days (OCS_DRIFT_WINDOW_DAYS)"
+            )
+        return f"store:orders-scored-in-{days:g}-days", recent
     fail("give the orders to check: --data PATH (.csv or .parquet) or --from-db")
 
 

@@ -67,6 +67,11 @@ def _data(s: Settings, spec: Any, data: Path | None, from_db: bool) -> tuple[str
         from serving.store_access import open_store
 
         frame = open_store(s).training_frame(spec)
+        if frame.empty:
+            fail(
+                "the store has no orders with outcomes yet (POST /v1/outcomes records them): "
+                "pass --data PATH instead of --from-db"
+            )
         return "store:orders-with-outcomes", from_store_labels(frame, spec)
     fail("give the training data: --data PATH (.csv or .parquet) or --from-db (the store)")
 

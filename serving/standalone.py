@@ -16,6 +16,7 @@ from serving.config import get_settings
 from serving.email.backend import LocalEmailBackend
 from serving.email.service import EmailService
 from serving.metrics import Metrics, ModelMetrics
+from serving.store.store import Store
 from training.registry import Registry
 
 
@@ -26,5 +27,8 @@ def create() -> FastAPI:
     metrics = Metrics()  # one process: model and LLM metrics join the Gateway's registry
     model_metrics = ModelMetrics(metrics.registry)
     backend = LocalBackend(Registry(settings.registry_path), settings.model_tag, model_metrics)
-    emails = LocalEmailBackend(EmailService(settings, registry=metrics.registry))
-    return create_app(backend, settings, all_keys(settings), metrics, emails)
+    store = Store.from_settings(settings)  # refuses a schema that is behind (issue 5)
+    emails = LocalEmailBackend(
+        EmailService(settings, registry=metrics.registry, store=store.emails)
+    )
+    return create_app(backend, settings, all_keys(settings), metrics, emails, store=store)

@@ -1,13 +1,12 @@
 """The one place `ocs` commands reach the SQL store for drift, accuracy and retraining data.
 
-The store (`serving/store/`, issue 5) provides the two methods these commands rely on (see the
-contract): ``prediction_outcomes(since)`` and ``training_frame(spec)``. Until it is there, the
-commands that need it fail with a message instead of a traceback.
+The store (`serving/store/`) provides what these commands read: ``prediction_outcomes(since)``,
+``training_frame(spec)`` and ``recent_orders(spec, days)``. A database that can't be reached or
+whose schema is behind ends the command with a message instead of a traceback.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from serving.cli_common import fail
@@ -15,12 +14,11 @@ from serving.config import Settings
 
 
 def open_store(s: Settings) -> Any:
-    """The store of ``s.database_url``; exits with a clear message where there is no store."""
+    """The store of ``s.database_url``; exits with a clear message where it can't be used."""
+    from serving.store.migrate import StoreError
+    from serving.store.store import Store
+
     try:
-        store = importlib.import_module("serving.store")  # issue 5's package, absent before it
-    except ImportError as exc:
-        fail(
-            f"the SQL store is not available in this build ({exc}): pass --data PATH "
-            "(a .csv or .parquet file) instead of --from-db"
-        )
-    return store.open_store(s)  # wired at merge with issue 5's constructor
+        return Store.from_settings(s)
+    except StoreError as exc:
+        fail(str(exc))

@@ -27,6 +27,7 @@ BANDS_FILE = "risk_bands.json"
 BASELINE_FILE = "explain_baseline.json"
 REFERENCE_FILE = "drift_reference.json"  # training.drift.reference_stats (issue 7)
 DEFAULT_BANDS = {"medium": 0.35, "high": 0.6}  # models saved before bands were fitted
+SCORE_CHUNK = 32_768  # rows per forward pass
 
 
 def average_order(encoded: Encoded, cardinalities: list[int]) -> dict[str, list[Any]]:
@@ -61,10 +62,16 @@ class ModelArtifact:
         self.tag = ""  # set by the registry on load
 
     def logits(self, encoded: Encoded) -> np.ndarray:
+        numeric = torch.from_numpy(encoded.numeric)
+        categorical = torch.from_numpy(encoded.categorical)
+        # Chunks keep each layer's activations in cache: one pass over a million rows would
+        # stream gigabytes of intermediates through memory.
+        out = np.empty(len(encoded), dtype=np.float64)
         with torch.inference_mode():
-            out = self.net(torch.from_numpy(encoded.numeric), torch.from_numpy(encoded.categorical))
-        logits: np.ndarray = out.numpy().astype(np.float64)
-        return logits
+            for start in range(0, len(encoded), SCORE_CHUNK):
+                stop = start + SCORE_CHUNK
+                out[start:stop] = self.net(numeric[start:stop], categorical[start:stop]).numpy()
+        return out
 
     def predict_proba(self, encoded: Encoded) -> np.ndarray:
         """Calibrated probabilities: what is served, banded and evaluated."""

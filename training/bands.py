@@ -42,3 +42,12 @@ def band(probability: float, thresholds: dict[str, float]) -> str:
     if probability >= thresholds["medium"]:
         return "medium"
     return "low"
+
+
+def band_array(probabilities: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
+    """``band`` for many probabilities at once."""
+    p = np.asarray(probabilities)
+    out: np.ndarray = np.where(
+        p >= thresholds["high"], "high", np.where(p >= thresholds["medium"], "medium", "low")
+    )
+    return out

@@ -146,14 +146,17 @@ class Preprocessor:
         absent = [n for n in self.spec.features if n not in df.columns]
         if absent:
             raise FeatureError(f"data lacks feature columns: {absent}")
-        return self._encode({n: df[n].to_numpy() for n in self.spec.features}, len(df))
+        # categorical columns stay Series: factorizing Arrow-backed strings needs no copy
+        columns = {n: df[n] if n in self._vocab else df[n].to_numpy() for n in self.spec.features}
+        return self._encode(columns, len(df))
 
     def transform_records(self, records: Sequence[Mapping[str, Any]]) -> Encoded:
         columns = {n: [r.get(n) for r in records] for n in self.spec.features}
         return self._encode(columns, len(records))
 
     def _encode(self, columns: Mapping[str, Any], rows: int) -> Encoded:
-        dense: list[np.ndarray] = []
+        numeric = np.empty((rows, len(self.numeric_columns)), dtype=np.float32)
+        k = 0
         for name in self.dense_features:
             feat, st = self.spec.features[name], self.state[name]
             convert = _as_float if feat.type is FeatureType.numeric else _as_bool
@@ -162,22 +165,67 @@ class Preprocessor:
             if feat.missing_policy == "error":
                 _fail_on_missing(name, mask)
             values = _apply_transform(feat.transform, np.where(mask, st["fill"], raw))
-            dense.append(np.clip((values - st["mean"]) / st["std"], -_CLIP, _CLIP))
+            numeric[:, k] = np.clip((values - st["mean"]) / st["std"], -_CLIP, _CLIP)
+            k += 1
             if feat.indicator:
-                dense.append(mask.astype(np.float64))
+                numeric[:, k] = mask
+                k += 1
         cats = np.empty((rows, len(self.categorical_features)), dtype=np.int64)
         for j, name in enumerate(self.categorical_features):
-            vocab = self._vocab[name]
-            policy = self.spec.features[name].missing_policy
-            for i, v in enumerate(columns[name]):
-                if is_missing(v):
-                    if policy == "error":
-                        raise FeatureError(f"{name}: row {i}: missing values are not allowed")
-                    cats[i, j] = MISSING_INDEX
-                else:
-                    cats[i, j] = vocab.get(category_key(v), UNKNOWN_INDEX)
-        numeric = np.stack(dense, axis=1) if dense else np.empty((rows, 0))
-        return Encoded(numeric.astype(np.float32), cats)
+            cats[:, j] = self._categories(name, columns[name])
+        return Encoded(numeric, cats)
+
+    def _categories(self, name: str, values: Any) -> np.ndarray:
+        """Vocabulary indices of one column; each distinct value is looked up once."""
+        vocab = self._vocab[name]
+        policy = self.spec.features[name].missing_policy
+        arr = np.asarray(values, dtype=object) if isinstance(values, list) else values
+        if _uniform(arr):
+            codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+            codes = np.asarray(codes)
+            lookup = np.array(
+                [vocab.get(category_key(u), UNKNOWN_INDEX) for u in uniques] + [MISSING_INDEX],
+                dtype=np.int64,
+            )
+            if policy == "error" and (codes < 0).any():
+                i = int(np.flatnonzero(codes < 0)[0])
+                raise FeatureError(f"{name}: row {i}: missing values are not allowed")
+            out: np.ndarray = lookup[codes]  # code -1 (missing) takes the last entry
+            return out
+        out = np.empty(len(arr), dtype=np.int64)
+        for i, v in enumerate(arr):
+            if is_missing(v):
+                if policy == "error":
+                    raise FeatureError(f"{name}: row {i}: missing values are not allowed")
+                out[i] = MISSING_INDEX
+            else:
+                out[i] = vocab.get(category_key(v), UNKNOWN_INDEX)
+        return out
+
+
+def _uniform(values: Any) -> bool:
+    """True when factorizing can't merge values whose category keys differ.
+
+    Hash-equal values such as ``True``, ``1`` and ``1.0`` would share a code; a column of one
+    kind (all strings, or a numeric or boolean dtype) has no such pairs, except NaN and None,
+    which both mean missing.
+    """
+    if isinstance(values, pd.Series):
+        dtype = values.dtype
+        if isinstance(dtype, pd.StringDtype) or pd.api.types.is_bool_dtype(dtype):
+            return True
+        if pd.api.types.is_numeric_dtype(dtype):
+            return True
+        if isinstance(dtype, pd.CategoricalDtype):
+            return _uniform(dtype.categories)
+        values = values.to_numpy()
+    arr = np.asarray(values)
+    if arr.dtype.kind in "biuf":
+        return True
+    if arr.dtype.kind in "OUT":
+        kind = pd.api.types.infer_dtype(arr, skipna=True)
+        return kind in ("string", "empty")
+    return False
 
 
 def _fill_value(policy: str, observed: np.ndarray) -> float:

@@ -12,6 +12,7 @@ from serving.email.chat import ReplyError, chat_completion
 from serving.email.schemas import ChatRequest, EmailRequest
 from serving.email.service import EmailService
 from serving.email.store import StoreUnavailable
+from serving.store.store import Store
 
 
 @serve.deployment(name="EmailGenerator", ray_actor_options={"num_cpus": 0})
@@ -21,7 +22,9 @@ class EmailGenerator:
     async def __init__(self, settings: dict[str, Any]) -> None:  # type: ignore[misc]
         self.settings = load_settings(**settings)
         logs.attach_to_serve(self.settings.log_level)
-        self.service = EmailService(self.settings)
+        # GET /v1/emails/{id} reads the system of record, where the worker writes too (issue 5)
+        store = Store.from_settings(self.settings)
+        self.service = EmailService(self.settings, store=store.emails)
         await self.service.start()
 
     async def generate(

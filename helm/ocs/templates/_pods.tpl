@@ -149,6 +149,9 @@ containers:
       {{- include "ocs.env" .root | nindent 6 }}
       - name: OCS_MODEL_TAG
         value: {{ $v.predictor.stable.modelTag | quote }}
+      {{- with .env }}
+      {{- toYaml . | nindent 6 }}
+      {{- end }}
     envFrom:
       {{- include "ocs.envFrom" .root | nindent 6 }}
     resources:

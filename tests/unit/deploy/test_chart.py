@@ -249,7 +249,16 @@ def test_components_the_issue_asks_for(rendered):
     assert worker["spec"]["template"]["spec"]["containers"][0]["command"] == ["ocs", "worker"]
     env = worker["spec"]["template"]["spec"]["containers"][0]["env"]
     secret_keys = {e["valueFrom"]["secretKeyRef"]["key"] for e in env if "valueFrom" in e}
-    assert secret_keys == {"database-url", "api-keys"}
+    # issue 5: the worker writes through the Gateway's OpenAI-compatible endpoint with its key
+    assert secret_keys == {"database-url", "api-keys", "worker-api-key"}
+    values = {e["name"]: e.get("value") for e in env}
+    assert values["OCS_EMAIL_ENGINE"] == "openai"
+    assert values["OCS_OPENAI_BASE_URL"] == "http://ocs-serve:8000/v1"
+    in_pod = chart.documents(chart.template(sets={"worker.engine": "template"}))
+    worker = next(d for d in in_pod if d["kind"] == "Deployment")
+    env = worker["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {e["name"]: e.get("value") for e in env}["OCS_EMAIL_ENGINE"] == "template"
+    assert "OCS_OPENAI_API_KEY" not in {e["name"] for e in env}
 
 
 def test_config_checksum_rolls_pods_only_when_config_changes():

@@ -100,8 +100,8 @@ def test_shuffled_labels_are_refused_with_the_reason(state, fresh):
 def test_pipeline_input_errors(state, fresh):
     none = runner.invoke(cli.app, ["train", "pipeline"])
     assert none.exit_code == 2 and "--data PATH" in none.output
-    db = runner.invoke(cli.app, ["train", "pipeline", "--from-db"])
-    assert db.exit_code == 2 and "store is not available" in db.output
+    db = runner.invoke(cli.app, ["train", "pipeline", "--from-db"])  # a new, empty store
+    assert db.exit_code == 2 and "no orders with outcomes yet" in db.output
     both = runner.invoke(cli.app, ["train", "pipeline", "--from-db", "--data", str(fresh)])
     assert both.exit_code == 2 and "one data source" in both.output
     # `ocs train` itself still needs its spec

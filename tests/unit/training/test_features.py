@@ -108,3 +108,20 @@ def test_missing_feature_columns_are_named(spec):
     df = synth.generate(50, seed=0).drop(columns=["region", "channel"])
     with pytest.raises(FeatureError, match="region"):
         Preprocessor.fit(df, spec)
+
+
+@pytest.mark.parametrize(
+    ("column", "expected"),
+    [
+        (["1", "2", None, "x", "1"], [2, 3, 0, 1, 2]),  # strings: factorized, looked up once
+        ([1, 2, np.nan, 3, 1], [2, 3, 0, 1, 2]),  # numbers with a missing value
+        ([True, 1, "1", 1.0, None], [4, 2, 2, 2, 0]),  # hash-equal kinds: one by one
+    ],
+)
+def test_vectorized_categories_equal_the_row_by_row_lookup(spec, column, expected):
+    state = Preprocessor.fit(synth.generate(200, seed=1), spec).state
+    pre = Preprocessor(spec, {**state, "region": {"vocabulary": ["1", "2", "true"]}})
+    fast = pre._categories("region", pd.Series(column, dtype=object))
+    slow = [int(pre._categories("region", [v])[0]) for v in column]
+    assert fast.tolist() == slow == expected
+    assert MISSING_INDEX == 0 and UNKNOWN_INDEX == 1

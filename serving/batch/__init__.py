@@ -1,0 +1,1 @@
+"""The daily batch: read the day's orders, validate, score, store, enqueue emails (issue 5)."""
