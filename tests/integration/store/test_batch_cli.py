@@ -109,3 +109,54 @@ def test_ray_data_scores_equal_the_in_process_scores(deployment, tmp_path):
         stored = dict(session.execute(select(Prediction.order_id, Prediction.probability)).all())
     np.testing.assert_allclose([stored[o] for o in frame["order_id"]], expected, rtol=0, atol=1e-9)
     db.dispose()
+
+
+def count_predictions(url: str) -> int:
+    db = Database(url)
+    try:
+        with db.session() as session:
+            return len(session.execute(select(Prediction.order_id)).all())
+    finally:
+        db.dispose()
+
+
+@pytest.mark.slow
+def test_a_batch_killed_with_sigkill_resumes_without_duplicates(deployment, tmp_path):
+    """A real `ocs batch run` process is killed mid-day; the re-run scores only what is left."""
+    import signal
+    import time
+
+    url = f"sqlite:///{tmp_path / 'ocs.db'}"
+    upgrade(url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCS_")}
+    env |= {
+        "PYTHONPATH": str(ROOT),
+        "OCS_STATE_DIR": str(tmp_path / "state"),
+        "OCS_REGISTRY_DIR": str(deployment.state_dir / "registry"),
+        "OCS_DATABASE_URL": url,
+        "OCS_BATCH_CHUNK_ROWS": "5",  # many small commits: the kill lands between two of them
+    }
+    frame = synth.generate(4000, seed=33)
+    frame.to_csv(tmp_path / "day.csv", index=False)
+    args = [sys.executable, "-m", "serving", "batch", "run", "--input", "day.csv", "--json"]
+    args += ["--date", "2026-12-03"]
+    proc = subprocess.Popen(args, env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while count_predictions(url) < 500 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    assert proc.returncode == -signal.SIGKILL, "the batch finished before it could be killed"
+    stored = count_predictions(url)
+    assert 500 <= stored < 4000
+
+    again = ocs(args[3:], env, tmp_path)
+    assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout)
+    assert summary["scored"] == 4000 - stored  # a chunk is stored whole or not at all
+    assert count_predictions(url) == 4000
+    db = Database(url)
+    with db.session() as session:  # exactly one prediction per order
+        ids = [r[0] for r in session.execute(select(Prediction.order_id)).all()]
+    db.dispose()
+    assert sorted(ids) == sorted(frame["order_id"])

@@ -66,8 +66,9 @@ def test_bad_input_exits_2_with_a_message(env, tmp_path):
     assert missing.exit_code == 2 and "no such file" in missing.output
     tag = runner.invoke(cli.app, ["drift", "check", "--model", "nope", "--data", "x.csv"])
     assert tag.exit_code == 2 and "not in the registry" in tag.output
-    db = runner.invoke(cli.app, ["drift", "check", "--from-db"])
-    assert db.exit_code == 2 and "store" in db.output
+    empty = {"OCS_DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}"}  # a new, empty store
+    db = runner.invoke(cli.app, ["drift", "check", "--from-db"], env=empty)
+    assert db.exit_code == 2 and "no orders scored in the last 7 days" in db.output
 
 
 def test_a_model_without_reference_needs_one(env, trained, tmp_path, monkeypatch):
