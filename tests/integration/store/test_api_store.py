@@ -97,7 +97,9 @@ def test_batch_and_api_give_the_same_probability_and_both_are_recorded(
 
 
 def test_outcomes_are_idempotent_per_order_and_unknown_orders_come_back(deployment, db_url, spec):
-    settings = deployment.settings(database_url=db_url, record_flush_s=0.05)
+    settings = deployment.settings(
+        database_url=db_url, record_flush_s=0.05, realized_accuracy_ttl_s=0
+    )
     app, store = app_for(settings)
     frame = synth.generate(6, seed=22)
     orders = api_orders(frame, spec)
@@ -132,6 +134,13 @@ def test_outcomes_are_idempotent_per_order_and_unknown_orders_come_back(deployme
             headers=auth(deployment),
         )
         metrics = client.get("/metrics").text
+        models = client.get("/v1/models", headers=auth(deployment)).json()["models"]
+    # realized accuracy: the two predictions with an outcome, both cancelled after the fix
+    (week,) = models[0]["realized_accuracy"]
+    flagged = [served[o["order_id"]]["probability"] >= 0.5 for o in orders[:2]]
+    assert (week["track"], week["orders"], week["cancel_rate"]) == ("stable", 2, 1.0)
+    assert week["accuracy"] == sum(flagged) / 2
+    assert f'ocs_realized_accuracy{{model_version="{models[0]["version"]}"' in metrics
     assert first.json() == {
         "recorded": 2,
         "updated": 0,
