@@ -40,6 +40,11 @@ class LocalBackend:
         except Exception as exc:  # reported by every describe() until fixed
             self._error = exc
 
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until the background load has ended; True when the model is loaded."""
+        self._thread.join(timeout_s)
+        return self._scorer is not None
+
     @property
     def scorer(self) -> Scorer:
         if self._scorer is None:

@@ -34,6 +34,7 @@ DAY = date(2026, 12, 3)
 def app_for(settings):
     store = Store.from_settings(settings)
     backend = LocalBackend(Registry(settings.registry_path), settings.model_tag)
+    assert backend.wait(300), "the model did not load"  # it loads in the background
     emails = LocalEmailBackend(EmailService(settings, store=store.emails))
     return create_app(backend, settings, all_keys(settings), emails=emails, store=store), store
 

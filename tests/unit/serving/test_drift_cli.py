@@ -59,15 +59,16 @@ def test_stationary_sample_exits_0_and_small_one_4(env):
     assert small.exit_code == 4 and "not judged" in small.output
 
 
-def test_bad_input_exits_2_with_a_message(env, tmp_path):
+def test_bad_input_exits_2_with_a_message(env, tmp_path, monkeypatch):
     none = runner.invoke(cli.app, ["drift", "check"])
     assert none.exit_code == 2 and "--data PATH" in none.output
     missing = runner.invoke(cli.app, ["drift", "check", "--data", str(tmp_path / "x.csv")])
     assert missing.exit_code == 2 and "no such file" in missing.output
     tag = runner.invoke(cli.app, ["drift", "check", "--model", "nope", "--data", "x.csv"])
     assert tag.exit_code == 2 and "not in the registry" in tag.output
-    empty = {"OCS_DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}"}  # a new, empty store
-    db = runner.invoke(cli.app, ["drift", "check", "--from-db"], env=empty)
+    monkeypatch.setenv("OCS_DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")  # new, empty
+    get_settings.cache_clear()
+    db = runner.invoke(cli.app, ["drift", "check", "--from-db"])
     assert db.exit_code == 2 and "no orders scored in the last 7 days" in db.output
 
 

@@ -22,6 +22,7 @@ from training.registry import Registry
 def make_client(deployment, **overrides) -> TestClient:
     settings = deployment.settings(**overrides)
     backend = LocalBackend(Registry(settings.registry_path), settings.model_tag)
+    assert backend.wait(300), "the model did not load"  # it loads in the background
     emails = LocalEmailBackend(EmailService(settings))
     return TestClient(create_app(backend, settings, all_keys(settings), emails=emails))
 
