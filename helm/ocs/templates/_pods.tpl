@@ -35,6 +35,26 @@ spec:
   nodeSelector:
     {{- toYaml .nodeSelector | nindent 4 }}
   {{- end }}
+  {{- if and (eq .component "ray-head") $v.dbMigration.enabled }}
+  # The store's schema is brought to the release's version before the head starts: Serve
+  # replicas refuse a schema that is behind, and Ray workers wait for the head anyway.
+  initContainers:
+    - name: db-migrate
+      image: {{ include "ocs.image" .root }}
+      imagePullPolicy: {{ $v.image.pullPolicy }}
+      command:
+        {{- toYaml $v.dbMigration.command | nindent 8 }}
+      env:
+        {{- include "ocs.env" .root | nindent 8 }}
+      envFrom:
+        {{- include "ocs.envFrom" .root | nindent 8 }}
+      resources:
+        {{- toYaml $v.dbMigration.resources | nindent 8 }}
+      securityContext:
+        {{- include "ocs.containerSecurityContext" .root | nindent 8 }}
+      volumeMounts:
+        {{- include "ocs.volumeMounts" (dict "root" .root "rw" false) | nindent 8 }}
+  {{- end }}
   containers:
     - name: {{ .name }}
       image: {{ if .gpu }}{{ include "ocs.gpuImage" .root }}{{ else }}{{ include "ocs.image" .root }}{{ end }}

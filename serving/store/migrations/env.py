@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 
 from serving.store.db import make_engine
+from serving.store.migrations.env_lock import MIGRATION_LOCK
 from serving.store.models import Base
 
 config = context.config
@@ -33,6 +34,10 @@ def run_online() -> None:
             connection=connection, target_metadata=target_metadata, render_as_batch=True
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                )
             context.run_migrations()
     engine.dispose()
 

@@ -59,3 +59,42 @@ def test_empty_sqlite_in_local_mode_starts_at_the_latest_schema(tmp_path):
     store = Store(url, create_if_empty=True)
     assert current(store.db.engine) == head()
     store.close()
+
+
+def test_an_upgrade_waits_for_the_one_already_running_on_postgresql(pg_server, tmp_path):
+    """Pods that start together (the Ray head's init container, a worker, a CronJob) all run
+    `ocs db upgrade`; on PostgreSQL they take turns on an advisory lock. Here the test holds
+    the lock, as a running migration would: a real `ocs db upgrade` waits, then finishes."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from serving.store.migrations.env_lock import MIGRATION_LOCK
+
+    url = fresh_pg(pg_server)
+    root = Path(__file__).resolve().parents[3]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCS_")}
+    env |= {"PYTHONPATH": str(root), "OCS_DATABASE_URL": url, "OCS_STATE_DIR": str(tmp_path)}
+    engine = make_engine(url)
+    holder = engine.connect()
+    holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+    holder.commit()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "serving", "db", "upgrade"], env=env, cwd=tmp_path, text=True
+    )
+    try:
+        waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        deadline = time.monotonic() + 120
+        while holder.execute(text(waiting)).scalar_one() == 0:
+            assert proc.poll() is None, "the upgrade ran without waiting for the lock"
+            assert time.monotonic() < deadline, "the upgrade never asked for the lock"
+            time.sleep(0.1)
+        assert current(engine) is None  # nothing migrated while the lock is held
+    finally:
+        holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+        holder.close()
+    assert proc.wait(120) == 0
+    assert current(engine) == head()
+    engine.dispose()

@@ -320,3 +320,21 @@ def test_verdict_exit_codes_fail_the_job_without_retries(rendered):
     ]
     assert policy("ocs-retrain")["rules"][0]["onExitCodes"]["values"] == [3]
     assert policy("ocs-batch") is None
+
+
+def test_the_ray_head_migrates_the_store_before_it_starts(rendered):
+    ray = next(d for d in rendered["default"] if d["kind"] == "RayService")["spec"]
+    head = ray["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]
+    (init,) = head["initContainers"]
+    assert init["name"] == "db-migrate" and init["command"] == ["ocs", "db", "upgrade"]
+    main = head["containers"][0]
+    assert init["image"] == main["image"]  # the release's own migrations
+    database = next(e for e in init["env"] if e["name"] == "OCS_DATABASE_URL")
+    assert database == next(e for e in main["env"] if e["name"] == "OCS_DATABASE_URL")
+    assert init["envFrom"] == main["envFrom"]
+    for group in ray["rayClusterConfig"]["workerGroupSpecs"]:  # workers wait for the head
+        assert "initContainers" not in group["template"]["spec"]
+
+    off = chart.documents(chart.template(sets={"dbMigration.enabled": "false"}))
+    ray_off = next(d for d in off if d["kind"] == "RayService")["spec"]["rayClusterConfig"]
+    assert "initContainers" not in ray_off["headGroupSpec"]["template"]["spec"]
