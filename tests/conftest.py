@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,25 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, trained: TrainResult) -
         "emails": add_key(keys_file, "emails-only", [Scope.emails]),
     }
     return Deployment(state, tag, keys)
+
+
+@pytest.fixture
+def registry_copy(
+    deployment: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """A state directory with a copy of the session's registry, serving the session's model,
+    for tests that register models of their own (the CLI reads it from OCS_*)."""
+    import shutil
+
+    from serving.config import get_settings
+
+    state = tmp_path / "state"
+    shutil.copytree(deployment.state_dir / "registry", state / "registry")
+    monkeypatch.setenv("OCS_STATE_DIR", str(state))
+    monkeypatch.setenv("OCS_MODEL_TAG", deployment.tag)
+    get_settings.cache_clear()
+    yield state
+    get_settings.cache_clear()
 
 
 @pytest.fixture(autouse=True)

@@ -50,6 +50,17 @@ class Split:
     kind: str  # "temporal" or "random"
 
 
+def order_times(df: pd.DataFrame, spec: FeatureSpec) -> pd.Series:
+    """The spec's time column parsed as datetimes; a missing column or value is a DataError."""
+    assert spec.time_column
+    if spec.time_column not in df.columns:
+        raise DataError(f"time column {spec.time_column!r} is not in the data")
+    times = pd.to_datetime(df[spec.time_column], errors="coerce")
+    if times.isna().any():
+        raise DataError(f"time column {spec.time_column!r} has missing or unparsable values")
+    return times
+
+
 def split(df: pd.DataFrame, spec: FeatureSpec, seed: int) -> Split:
     """Cut by the spec's ``split``: temporal when there is a time column, else random.
 
@@ -60,11 +71,7 @@ def split(df: pd.DataFrame, spec: FeatureSpec, seed: int) -> Split:
     rule = spec.split
     n = len(df)
     if spec.time_column:
-        if spec.time_column not in df.columns:
-            raise DataError(f"time column {spec.time_column!r} is not in the data")
-        times = pd.to_datetime(df[spec.time_column], errors="coerce")
-        if times.isna().any():
-            raise DataError(f"time column {spec.time_column!r} has missing or unparsable values")
+        times = order_times(df, spec)
         order = np.lexsort((df[spec.id_column].astype(str).to_numpy(), times.to_numpy()))
         kind = "temporal"
     else:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from training.artifact import ModelArtifact
-from training.data import DataError
+from training.data import DataError, order_times
 from training.features import FeatureError
 from training.pipeline import register
 from training.registry import Registry, RegistryError
@@ -79,12 +79,7 @@ def holdout_split(
             f"at least {MIN_HOLDOUT_ROWS}: more data or a larger holdout fraction"
         )
     if spec.time_column:
-        if spec.time_column not in df.columns:
-            raise DataError(f"time column {spec.time_column!r} is not in the data")
-        times = pd.to_datetime(df[spec.time_column], errors="coerce")
-        if times.isna().any():
-            raise DataError(f"time column {spec.time_column!r} has missing or unparsable values")
-        order = np.argsort(times.to_numpy(), kind="stable")
+        order = np.argsort(order_times(df, spec).to_numpy(), kind="stable")
     else:  # no time: a seeded random slice, the same one for both models
         order = np.random.default_rng(seed).permutation(len(df))
     ordered = df.iloc[order].reset_index(drop=True)

@@ -95,6 +95,8 @@ class RoomyLayer(DynamicLayer):  # type: ignore[misc]
     ``keys``/``values`` are views of the filled part, as ``DynamicLayer`` callers expect.
     """
 
+    is_initialized: bool  # set by DynamicLayer
+
     def __init__(self, reserve: int):
         super().__init__()
         self.reserve = reserve
@@ -105,7 +107,7 @@ class RoomyLayer(DynamicLayer):  # type: ignore[misc]
     def update(
         self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        if not getattr(self, "is_initialized", False):
+        if not self.is_initialized:
             self.dtype, self.device = key_states.dtype, key_states.device
             self.is_initialized = True
         end = self.length + key_states.shape[-2]
@@ -213,7 +215,8 @@ def decode(
     shared = min(common_prefix(prompts), min(len(p) for p in prompts) - 1)
     with torch.inference_mode():
         have, kept = prefix_cache.take(prompts[0][:shared]) if prefix_cache else (0, [])
-        kv = roomy_cache(model, reserve=max(p_len - shared for p_len in map(len, prompts)))
+        # Room for the longest prompt and every new token: one buffer per layer, never grown.
+        kv = roomy_cache(model, reserve=max(map(len, prompts)) + sampling.max_new_tokens)
         for layer, (keys, values) in zip(kv.layers, kept, strict=False):
             layer.update(keys, values)
         if shared > have:
@@ -224,9 +227,6 @@ def decode(
             prefix_cache.keep(prompts[0][:shared], kv)
         if shared:
             kv.batch_repeat_interleave(len(prompts))
-        for layer in kv.layers:
-            if isinstance(layer, RoomyLayer):
-                layer.reserve = sampling.max_new_tokens
 
         suffixes = [list(p[shared:]) for p in prompts]
         width = max(len(s) for s in suffixes)

@@ -5,7 +5,6 @@ whose outcomes came back."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 from typer.testing import CliRunner
@@ -20,15 +19,10 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def state(deployment, tmp_path, monkeypatch):
-    state = tmp_path / "state"
-    shutil.copytree(deployment.state_dir / "registry", state / "registry")
-    monkeypatch.setenv("OCS_STATE_DIR", str(state))
-    monkeypatch.setenv("OCS_MODEL_TAG", deployment.tag)
+def state(registry_copy, tmp_path, monkeypatch):
     monkeypatch.setenv("OCS_DATABASE_URL", f"sqlite:///{tmp_path / 'ocs.db'}")
     get_settings.cache_clear()
-    yield state
-    get_settings.cache_clear()
+    return registry_copy
 
 
 def last_json(output: str) -> dict:

@@ -4,7 +4,6 @@ trained on shuffled labels is refused with the reason; models travel through a r
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 import yaml
@@ -12,7 +11,6 @@ from prometheus_client import generate_latest
 from typer.testing import CliRunner
 
 from serving import cli
-from serving.config import get_settings
 from serving.retrain_cli import from_store_labels, retrain_registry
 from tests import chart
 from training import synth
@@ -32,15 +30,9 @@ def fresh(tmp_path_factory):
 
 
 @pytest.fixture
-def state(deployment, tmp_path, monkeypatch):
+def state(registry_copy):
     """A copy of the session's registry: these tests register models of their own."""
-    state = tmp_path / "state"
-    shutil.copytree(deployment.state_dir / "registry", state / "registry")
-    monkeypatch.setenv("OCS_STATE_DIR", str(state))
-    monkeypatch.setenv("OCS_MODEL_TAG", deployment.tag)
-    get_settings.cache_clear()
-    yield state
-    get_settings.cache_clear()
+    return registry_copy
 
 
 @pytest.mark.slow
